@@ -25,8 +25,8 @@ from engine.states import EventType, InstanceStatus, TaskStatus
 
 metadata = MetaData(
     naming_convention={
-        "ix": "ix_%(column_0_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ix": "ix_%(column_0_N_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
         "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
         "pk": "pk_%(table_name)s",
     }
@@ -101,8 +101,12 @@ class ProcessInstance(Base):
     state: Mapped[str] = mapped_column(Text)
     serializer_version: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]]  # the latest process data, for reads that must not deserialize
-    revision: Mapped[int] = mapped_column(Integer, default=1)
+    revision: Mapped[int] = mapped_column(Integer)
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+
+    # Every UPDATE carries "WHERE revision = <the revision read>" and bumps it; a lost race raises
+    # StaleDataError, which the executor turns into a Conflict.
+    __mapper_args__ = {"version_id_col": revision}
 
 
 class HumanTask(Base):
@@ -133,6 +137,16 @@ class HumanTask(Base):
     created_at: Mapped[datetime]
     completed_by: Mapped[str | None] = mapped_column(String(100))
     completed_at: Mapped[datetime | None]
+
+
+class TaskExclusion(Base):
+    """A user who may not act on a task under a separation-of-duties rule, and why."""
+
+    __tablename__ = "task_exclusion"
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(500))
 
 
 class Event(Base):

@@ -1,0 +1,37 @@
+"""What a command sees while it runs: its transaction's store, the time, the actor, the policy hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from engine.scripting import ScriptEngine
+from engine.services import ServiceContext
+from engine.store import Store
+
+if TYPE_CHECKING:
+    from engine.executor import Engine
+
+Authorizer = Callable[[Any], None]
+"""Called with the facts of the resource a command acts on; raises to refuse (the API supplies it)."""
+
+
+def allow_all(_facts: Any) -> None:
+    """The authorizer for system actors (the timer worker) and engine-level tests."""
+
+
+@dataclass
+class CommandContext:
+    engine: Engine
+    store: Store
+    actor: str
+    now: datetime
+    authorize: Authorizer = allow_all
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    def script_engine(self, business_key: str) -> ScriptEngine:
+        """A script engine for one instance, whose service tasks run inside this command."""
+        services = ServiceContext(self.store, business_key=business_key, actor=self.actor, now=self.now)
+        return ScriptEngine(self.engine.sandbox, self.engine.services, services)

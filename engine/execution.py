@@ -1,0 +1,221 @@
+"""An instance loaded by a command, and how its workflow's state is written back to the tables.
+
+After every command the tables mirror the workflow: the state text, the data snapshot, the status, the
+next timer, the open human tasks (with their assignees and separation-of-duties bars) and the message
+subscriptions. Queries read those tables and never deserialize a workflow.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import select
+
+from engine.context import CommandContext
+from engine.errors import Conflict, NotFound
+from engine.models import HumanTask, Incident, ProcessInstance
+from engine.runtime import IncidentInfo, ReadyTask, Run
+from engine.specs import REQUESTER, ProcessBundle, TaskMeta
+from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.store import LIVE_TASK
+from engine.views import InstanceFacts, InstanceView, TaskFacts, TaskView
+
+
+class Execution:
+    """One instance within one command: its locked row, its parsed version and (on demand) its workflow."""
+
+    def __init__(self, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
+                 run: Run | None = None) -> None:
+        self.ctx = ctx
+        self.instance = instance
+        self.bundle = bundle
+        self._run = run
+        self.completed_elements: list[tuple[str, str]] = []  # (element id, completer) in this command
+
+    # -- loading -----------------------------------------------------------------------------------
+
+    @classmethod
+    def lock(cls, ctx: CommandContext, instance_id: int) -> Execution:
+        """Lock the instance's row for this transaction; the workflow is loaded only when needed."""
+        instance = ctx.store.get_instance(instance_id, lock=True)
+        if instance is None:
+            raise NotFound(f"Instance {instance_id} does not exist.")
+        version = ctx.store.get_version(instance.version_id)
+        return cls(ctx, instance, ctx.engine.specs.get(version))
+
+    @classmethod
+    def create(cls, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
+               data: dict[str, Any]) -> Execution:
+        workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
+                                script_engine=ctx.script_engine(instance.business_key))
+        workflow.task_tree.data.update(data)
+        return cls(ctx, instance, bundle, Run(workflow, bundle))
+
+    @property
+    def run(self) -> Run:
+        if self._run is None:
+            script_engine = self.ctx.script_engine(self.instance.business_key)
+            workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
+            self._run = Run(workflow, self.bundle)
+        return self._run
+
+    def facts(self) -> InstanceFacts:
+        row = self.instance
+        return InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by, row.status)
+
+    def task_row(self, task_id: str) -> HumanTask:
+        """The task's row as committed now that we hold the instance lock (not a stale earlier read)."""
+        statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+        row = self.ctx.store.session.scalars(statement).first()
+        if row is None or row.instance_id != self.instance.id:
+            raise NotFound(f"Task {task_id} does not exist.")
+        return row
+
+    def task_facts(self, row: HumanTask) -> TaskFacts:
+        return TaskFacts(TaskView.of(row), self.instance.started_by,
+                         self.ctx.store.exclusion(row.id, self.ctx.actor))
+
+    def require_status(self, *allowed: InstanceStatus) -> None:
+        status = self.instance.status
+        if status not in allowed:
+            raise Conflict(f"{self.instance.business_key} is {status.value}; this needs it to be "
+                           f"{' or '.join(s.value for s in allowed)}.", status=status.value)
+
+    # -- audit -------------------------------------------------------------------------------------
+
+    def event(self, type: EventType, *, task_id: str | None = None, **data: Any) -> None:
+        self.ctx.store.add_event(at=self.ctx.now, actor=self.ctx.actor, type=type, instance_id=self.instance.id,
+                                 task_id=task_id, data=data)
+
+    def touch(self) -> None:
+        """Mark the instance changed (bumps its revision) for commands that change only its tasks."""
+        self.instance.updated_at = self.ctx.now
+
+    # -- saving ------------------------------------------------------------------------------------
+
+    def save(self, incident: IncidentInfo | None = None, *, status: InstanceStatus | None = None) -> None:
+        """Write the workflow back and make every mirror table agree with it."""
+        run, row, now = self.run, self.instance, self.ctx.now
+        if incident is not None:
+            self._record_incident(incident)
+            status = InstanceStatus.ERROR
+        elif status is None:
+            status = self._derived_status(run)
+        if status not in (InstanceStatus.ERROR,):
+            run.compact()
+        row.state = self.ctx.engine.codec.dumps(run.workflow)
+        row.data = run.data()
+        row.status = status
+        row.updated_at = now
+        row.next_timer_at = run.next_timer_at() if status.is_active else None
+        if status.is_final and row.ended_at is None:
+            row.ended_at = now
+            if status is InstanceStatus.COMPLETED:
+                self.event(EventType.INSTANCE_COMPLETED, steps=run.steps[-50:])
+        self._sync_tasks(run, status)
+        if status.is_active:
+            self.ctx.store.replace_subscriptions(row.id, run.subscriptions())
+        else:
+            self.ctx.store.clear_subscriptions(row.id)
+
+    def _derived_status(self, run: Run) -> InstanceStatus:
+        if self.instance.status is InstanceStatus.SUSPENDED:
+            return InstanceStatus.SUSPENDED
+        if run.is_finished():
+            return InstanceStatus.COMPLETED
+        return InstanceStatus.RUNNING if run.ready_human_tasks() else InstanceStatus.WAITING
+
+    def _record_incident(self, incident: IncidentInfo) -> None:
+        self.ctx.store.session.add(Incident(
+            instance_id=self.instance.id, task_id=incident.task_id, element_id=incident.element_id,
+            error_type=incident.error_type, message=incident.message, line=incident.line,
+            created_at=self.ctx.now,
+        ))
+        self.event(EventType.ERROR, task_id=incident.task_id, element_id=incident.element_id,
+                   error_type=incident.error_type, message=incident.message, line=incident.line)
+
+    def _sync_tasks(self, run: Run, status: InstanceStatus) -> None:
+        ready = {task.id: task for task in run.ready_human_tasks()} if not status.is_final else {}
+        task_status = TaskStatus.OPEN if status is InstanceStatus.RUNNING else TaskStatus.SUSPENDED
+        store = self.ctx.store
+        live = [task for task in store.live_tasks(self.instance.id) if task.status in LIVE_TASK]
+        known = {task.id for task in live}
+        for task in live:
+            if task.id in ready:
+                task.status = task_status
+            else:
+                task.status = TaskStatus.CANCELLED  # withdrawn: interrupted, cancelled or moved on
+        for ready_task in ready.values():
+            if ready_task.id not in known:
+                live.append(self._open_task(ready_task, task_status))
+        for element_id, completer in self.completed_elements:
+            for task in live:
+                if element_id in task.separation and task.status in LIVE_TASK:
+                    store.add_exclusions(task.id, {completer: self._bar_reason(task.title, completer, element_id)})
+
+    def _open_task(self, ready: ReadyTask, status: TaskStatus) -> HumanTask:
+        meta, row, store = ready.meta, self.instance, self.ctx.store
+        task = HumanTask(
+            id=ready.id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
+            element_id=meta.element_id, title=meta.title, role=meta.role or "", practice=row.practice,
+            status=status, assignee=self._assignee(meta), due_at=self._due_at(ready, meta),
+            form_key=meta.form_key, instructions=meta.instructions, separation=list(meta.separation),
+            created_at=self.ctx.now,
+        )
+        store.session.add(task)
+        store.session.flush()
+        store.add_exclusions(task.id, self._exclusions(meta))
+        return task
+
+    def _assignee(self, meta: TaskMeta) -> str | None:
+        if meta.assign_to is None:
+            return None
+        if meta.assign_to == REQUESTER:
+            return self.instance.started_by
+        completers = self._completers([meta.assign_to])[meta.assign_to]
+        return completers[-1] if completers else None
+
+    def _due_at(self, ready: ReadyTask, meta: TaskMeta) -> datetime | None:
+        moments = [ready.due_at] if ready.due_at is not None else []
+        if meta.due_in:
+            parsed = TimerEventDefinition.parse_iso_duration(meta.due_in)
+            moments.append(self.ctx.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.ctx.now))
+        return min(moments) if moments else None
+
+    def _exclusions(self, meta: TaskMeta) -> dict[str, str]:
+        barred: dict[str, str] = {}
+        elements = [rule for rule in meta.separation if rule != REQUESTER]
+        for element_id, users in self._completers(elements).items():
+            for user in users:
+                barred.setdefault(user, self._bar_reason(meta.title, user, element_id))
+        if REQUESTER in meta.separation:
+            requester = self.instance.started_by
+            barred[requester] = (f"Separation of duties: {requester} requested {self.instance.business_key} "
+                                 f"and may not also do '{meta.title}'.")
+        return barred
+
+    def _completers(self, element_ids: list[str]) -> dict[str, list[str]]:
+        found = self.ctx.store.completers(self.instance.id, element_ids)
+        for element_id, user in self.completed_elements:  # completions of this command are not flushed yet
+            if element_id in found and user not in found[element_id]:
+                found[element_id].append(user)
+        return found
+
+    def _bar_reason(self, title: str, user: str, element_id: str) -> str:
+        other = self.bundle.tasks.get(element_id)
+        other_title = other.title if other is not None else element_id
+        return (f"Separation of duties: {user} completed '{other_title}' in {self.instance.business_key} "
+                f"and may not also do '{title}'.")
+
+    # -- reading back ------------------------------------------------------------------------------
+
+    def view(self) -> InstanceView:
+        store = self.ctx.store
+        store.session.flush()
+        tasks = store.live_tasks(self.instance.id)
+        incident = store.open_incident(self.instance.id) if self.instance.status is InstanceStatus.ERROR else None
+        version = store.get_version(self.instance.version_id)
+        return InstanceView.of(self.instance, version.number, tasks, incident)

@@ -1,0 +1,205 @@
+"""The engine: runs each command in its own transaction, and answers queries from the mirror tables."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol, TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.clock import Clock, SystemClock
+from engine.commands import FireTimers
+from engine.context import Authorizer, CommandContext, allow_all
+from engine.database import Database
+from engine.errors import Conflict, NotFound
+from engine.itsm_services import itsm_services
+from engine.sandbox import SandboxEnvironment
+from engine.serialization import StateCodec
+from engine.services import ServiceRegistry
+from engine.specs import LaneRoles, SpecCache
+from engine.states import InstanceStatus
+from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
+from engine.views import EventView, InstanceView, ModelView, TaskDetail, TaskView, VersionView
+from forms import FormDefinition, to_json_schema
+
+log = logging.getLogger(__name__)
+Result = TypeVar("Result")
+SYSTEM_ACTOR = "system"
+
+
+class Command(Protocol[Result]):
+    def execute(self, ctx: CommandContext) -> Result: ...
+
+
+class Engine:
+    """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it."""
+
+    def __init__(
+        self,
+        database: Database,
+        *,
+        lane_roles: LaneRoles,
+        clock: Clock | None = None,
+        find_form: Callable[[str], FormDefinition | None] = lambda key: None,
+        services: ServiceRegistry | None = None,
+        script_time_limit: float = 2.0,
+    ) -> None:
+        self.database = database
+        self.clock = clock or SystemClock()
+        self.lane_roles = lane_roles
+        self.find_form = find_form
+        self.services = services if services is not None else itsm_services()
+        self.specs = SpecCache(lane_roles)
+        self.codec = StateCodec()
+        self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
+
+    # -- commands ----------------------------------------------------------------------------------
+
+    def run(self, command: Command[Result], *, actor: str, authorize: Authorizer = allow_all) -> Result:
+        """Run one command in one transaction. A lost race rolls everything back and raises ``Conflict``."""
+        try:
+            with self.database.transaction() as session:
+                ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=self.clock.now(),
+                                     authorize=authorize)
+                result = command.execute(ctx)
+        except StaleDataError as error:
+            raise Conflict("The instance changed while this request ran; reload it and try again.") from error
+        except IntegrityError as error:
+            if "unique" not in str(error.orig).lower():
+                raise
+            raise Conflict("A concurrent request created the same thing first; reload and try again.") from error
+        except OperationalError as error:
+            if _is_contention(error):
+                raise Conflict("The database is busy with a conflicting change; try again.") from error
+            raise
+        for hook in ctx.after_commit:
+            hook()
+        return result
+
+    def fire_due_timers(self, now: datetime | None = None, *, limit: int = 1000) -> int:
+        """Fire every timer due by ``now``, one instance per transaction; return how many instances moved.
+
+        Several workers may run this at once: each locks a due instance with ``SKIP LOCKED`` (PostgreSQL)
+        or under SQLite's write lock, and re-checks that it is still due, so no timer fires twice.
+        """
+        moment = now or self.clock.now()
+        done: list[int] = []
+        while len(done) < limit:
+            instance_id = None
+            try:
+                with self.database.transaction() as session:
+                    store = Store(session)
+                    due = store.lock_next_due_instance(moment, skip=done)
+                    if due is None:
+                        return len(done)
+                    instance_id = due.id
+                    ctx = CommandContext(engine=self, store=store, actor=SYSTEM_ACTOR, now=moment)
+                    FireTimers(instance_id).execute(ctx)
+            except Exception:
+                if instance_id is None:
+                    raise
+                # One broken instance must not stop the others; it stays due and is logged each pass.
+                log.exception("firing the timers of instance %s failed", instance_id)
+            done.append(instance_id)
+        return len(done)
+
+    # -- queries -----------------------------------------------------------------------------------
+
+    def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            listing = Store(session).list_tasks(query, page)
+            return Listing([TaskView.of(row) for row in listing.items], listing.total)
+
+    def task_view(self, task_id: str) -> TaskView:
+        with self.database.snapshot() as session:
+            row = Store(session).get_task(task_id)
+            if row is None:
+                raise NotFound(f"Task {task_id} does not exist.")
+            return TaskView.of(row)
+
+    def task_detail(self, task_id: str) -> TaskDetail:
+        """A task with its form as JSON Schema (pre-filled from the process data) and that data."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_task(task_id)
+            if row is None:
+                raise NotFound(f"Task {task_id} does not exist.")
+            instance = store.get_instance(row.instance_id)
+            version = store.get_version(instance.version_id)
+            data = dict(instance.data)
+            form = None
+            if row.form_key:
+                definition = FormDefinition.from_dict(row.form_key, dict(version.forms[row.form_key]))
+                form = {"key": row.form_key, "title": definition.title,
+                        "schema": to_json_schema(definition, data)}
+            return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by)
+
+    def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            listing = store.list_instances(query, page)
+            versions = store.instance_versions(row.version_id for row in listing.items)
+            tasks = store.live_tasks_of(row.id for row in listing.items)
+            views = [InstanceView.of(row, versions[row.version_id].number, tasks[row.id]) for row in listing.items]
+            return Listing(views, listing.total)
+
+    def instance_view(self, instance_id: int) -> InstanceView:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_instance(instance_id)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
+            return InstanceView.of(row, store.get_version(row.version_id).number, store.live_tasks(row.id),
+                                   incident)
+
+    def list_events(self, instance_id: int, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            listing = Store(session).list_events(instance_id, page)
+            return Listing([EventView.of(row) for row in listing.items], listing.total)
+
+    def list_models(self, practices: tuple[str, ...] | None, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            listing = Store(session).list_models(practices, page)
+            return Listing([ModelView.of(model, number) for model, number in listing.items], listing.total)
+
+    def model_view(self, key: str) -> ModelView:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            model = store.get_model(key)
+            if model is None:
+                raise NotFound(f"There is no process '{key}'.")
+            latest = store.latest_version(model.id)
+            return ModelView.of(model, latest.number if latest else None)
+
+    def list_versions(self, key: str, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            model = store.get_model(key)
+            if model is None:
+                raise NotFound(f"There is no process '{key}'.")
+            listing = store.list_versions(model.id, page)
+            return Listing([VersionView.of(model, row) for row in listing.items], listing.total)
+
+    def version_view(self, key: str, number: int) -> VersionView:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            model = store.get_model(key)
+            version = store.version_by_number(model.id, number) if model is not None else None
+            if version is None:
+                raise NotFound(f"The process '{key}' has no version {number}.")
+            return VersionView.of(model, version, with_content=True)
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer a trivial query."""
+        with self.database.snapshot() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+
+
+def _is_contention(error: OperationalError) -> bool:
+    text = str(error.orig).lower() if error.orig is not None else str(error).lower()
+    return any(word in text for word in ("deadlock", "could not serialize", "lock timeout", "database is locked"))
+

@@ -1,0 +1,50 @@
+"""The service functions the shipped ITIL processes call: release management under change's authority."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.services import ServiceContext, ServiceError, ServiceRegistry
+from engine.states import EventType, InstanceStatus
+
+UNAUTHORIZABLE = (InstanceStatus.CANCELLED, InstanceStatus.ERROR)
+
+
+def check_changes_authorized(context: ServiceContext, change_keys: list[str]) -> dict[str, Any]:
+    """Check that every change a release links exists and has been authorized by change management."""
+    if not isinstance(change_keys, list) or not all(isinstance(key, str) for key in change_keys):
+        raise ServiceError("change_keys must be a list of change business keys")
+    changes, problems = [], []
+    for key in change_keys:
+        change = context.find_instance(key)
+        if change is None or change.practice != "change":
+            changes.append({"business_key": key, "exists": False, "status": None, "authorized": False})
+            problems.append(f"{key} is not a change")
+            continue
+        authorized = change.status not in UNAUTHORIZABLE and change.data.get("authorized") is True
+        changes.append({"business_key": key, "exists": True, "status": change.status.value,
+                        "authorized": authorized})
+        if not authorized:
+            problems.append(f"{key} is not authorized (status {change.status.value})")
+    return {"all_authorized": bool(changes) and not problems, "changes": changes, "problems": problems}
+
+
+def record_release_outcome(context: ServiceContext, change_keys: list[str], outcome: str,
+                           release_key: str | None = None) -> dict[str, Any]:
+    """Write the release's outcome on the audit trail of each change it carried."""
+    recorded = []
+    for key in change_keys:
+        if context.find_instance(key) is None:
+            continue  # the deployment gate already reported it; closing must not fail over it
+        context.record_event(key, EventType.RELEASE_OUTCOME,
+                             {"release": release_key or context.business_key, "outcome": outcome})
+        recorded.append(key)
+    return {"recorded": recorded}
+
+
+def itsm_services() -> ServiceRegistry:
+    """A registry holding the built-in ITSM services."""
+    registry = ServiceRegistry()
+    registry.register()(check_changes_authorized)
+    registry.register()(record_release_outcome)
+    return registry

@@ -1,0 +1,100 @@
+"""Service tasks as code: BPMN service tasks call Python functions registered here.
+
+A service function takes a ``ServiceContext`` and keyword parameters (the service task's parameter
+values) and returns JSON-like data, which the engine stores in the task's result variable. It runs
+inside the command's transaction, so what it reads and records commits or rolls back with the command.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from engine.states import EventType, InstanceStatus
+from engine.store import Store
+
+ServiceFunction = Callable[..., Any]
+
+
+class ServiceError(Exception):
+    """A service task could not do its work; the message says why."""
+
+
+@dataclass(frozen=True)
+class InstanceSnapshot:
+    """What a service may read about another instance."""
+
+    business_key: str
+    process_key: str
+    practice: str
+    status: InstanceStatus
+    data: dict[str, Any]
+
+
+class ServiceContext:
+    """The calling instance and a narrow window on the store, for the duration of one command."""
+
+    def __init__(self, store: Store, *, business_key: str, actor: str, now: datetime) -> None:
+        self._store = store
+        self.business_key = business_key
+        self.actor = actor
+        self.now = now
+
+    def find_instance(self, business_key: str) -> InstanceSnapshot | None:
+        """Another instance by its business key, or None when there is none."""
+        row = self._store.instance_by_business_key(business_key)
+        if row is None:
+            return None
+        return InstanceSnapshot(row.business_key, row.process_key, row.practice, row.status, dict(row.data))
+
+    def record_event(self, business_key: str, type: EventType, data: dict[str, Any]) -> None:
+        """Append an event to another instance's audit trail, in this command's transaction."""
+        row = self._store.instance_by_business_key(business_key)
+        if row is None:
+            raise ServiceError(f"there is no instance {business_key}")
+        self._store.add_event(at=self.now, actor=self.actor, type=type, instance_id=row.id,
+                              data={"source": self.business_key, **data})
+
+
+class ServiceRegistry:
+    """Service functions by the operator name diagrams use (``spiffworkflow:serviceTaskOperator id``)."""
+
+    def __init__(self) -> None:
+        self._functions: dict[str, ServiceFunction] = {}
+
+    def register(self, name: str | None = None) -> Callable[[ServiceFunction], ServiceFunction]:
+        """Decorator: ``@services.register()`` registers a function under its own name."""
+
+        def decorate(function: ServiceFunction) -> ServiceFunction:
+            self._functions[name or function.__name__] = function
+            return function
+
+        return decorate
+
+    def get(self, name: str) -> ServiceFunction | None:
+        return self._functions.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._functions)
+
+    def parameter_problems(self, name: str, parameters: Iterable[str]) -> list[str]:
+        """Why a service task's parameters do not fit the function, for deploy-time checks."""
+        signature = inspect.signature(self._functions[name])
+        accepted = [p for p in list(signature.parameters.values())[1:]
+                    if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        given = set(parameters)
+        problems = [f"The service '{name}' has no parameter '{extra}' (it takes: "
+                    f"{', '.join(p.name for p in accepted) or 'nothing'})."
+                    for extra in sorted(given - {p.name for p in accepted})]
+        problems += [f"The service '{name}' needs the parameter '{p.name}'."
+                     for p in accepted if p.default is inspect.Parameter.empty and p.name not in given]
+        return problems
+
+    def call(self, name: str, context: ServiceContext, params: dict[str, Any]) -> Any:
+        function = self._functions.get(name)
+        if function is None:
+            raise ServiceError(f"no service is registered as '{name}'")
+        return function(context, **params)

@@ -1,0 +1,155 @@
+"""Parsed process versions: the SpiffWorkflow spec plus what the engine needs to know of each user task.
+
+Parsing costs milliseconds, so each version is parsed once per process and kept in an LRU cache.
+Instances never embed the spec in their saved state; they point at their version.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
+
+from engine.parsing import BpmnParser
+from forms import FormDefinition
+
+LaneRoles = Callable[[str], "str | None"]
+REQUESTER = "requester"
+
+
+@dataclass(frozen=True)
+class TaskMeta:
+    """What the engine needs to know about one user (or manual) task of a diagram."""
+
+    element_id: str
+    title: str
+    lane: str | None
+    role: str | None
+    form_key: str | None
+    separation: tuple[str, ...] = ()  # "requester" or element ids of user tasks
+    assign_to: str | None = None  # "requester" or the element id of a user task
+    due_in: str | None = None  # ISO 8601 duration
+    instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class ProcessBundle:
+    """A parsed process version, shared by every instance that runs it."""
+
+    version_id: int
+    process_id: str
+    name: str
+    spec: Any
+    subprocess_specs: Mapping[str, Any]
+    tasks: Mapping[str, TaskMeta]
+    forms: Mapping[str, FormDefinition] = field(default_factory=dict)
+    start_role: str | None = None
+    start_form_key: str | None = None
+
+    def form(self, key: str | None) -> FormDefinition | None:
+        return self.forms.get(key) if key else None
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def task_meta(task_spec: Any, lane_roles: LaneRoles) -> TaskMeta:
+    """Read a user task's lane, form and duties from its spec."""
+    extensions = getattr(task_spec, "extensions", {}) or {}
+    properties = extensions.get("properties", {}) or {}
+    lane = getattr(task_spec, "lane", None)
+    return TaskMeta(
+        element_id=task_spec.bpmn_id,
+        title=task_spec.bpmn_name or task_spec.bpmn_id,
+        lane=lane,
+        role=lane_roles(lane) if lane else None,
+        form_key=properties.get("formKey") or None,
+        separation=_split(properties.get("separationOfDuties")),
+        assign_to=(properties.get("assignTo") or "").strip() or None,
+        due_in=(properties.get("dueIn") or "").strip() or None,
+        instructions=extensions.get("instructionsForEndUser"),
+    )
+
+
+def is_human_task(task_spec: Any) -> bool:
+    return isinstance(task_spec, (UserTask, ManualTask))
+
+
+def all_task_specs(spec: Any, subprocess_specs: Mapping[str, Any]) -> list[Any]:
+    """Every task spec of the process and of the subprocesses it calls."""
+    specs = list(spec.task_specs.values())
+    for subprocess in subprocess_specs.values():
+        specs.extend(subprocess.task_specs.values())
+    return specs
+
+
+def start_event(spec: Any) -> Any | None:
+    """The process's none (or timer) start event, if it has exactly one."""
+    starts = [ts for ts in spec.task_specs.values() if isinstance(ts, StartEvent)]
+    return starts[0] if len(starts) == 1 else None
+
+
+def parse_process(process_id: str, bpmn_xml: str, decisions: list[str], *,
+                  validator: Any = None) -> tuple[Any, dict[str, Any]]:
+    """Parse a BPMN document (with its DMN decisions) and return the spec and subprocess specs."""
+    parser = BpmnParser(validator=validator)
+    for decision in decisions:
+        parser.add_dmn_str(decision.encode())
+    parser.add_bpmn_str(bpmn_xml.encode())
+    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+
+
+def build_bundle(version_id: int, process_id: str, bpmn_xml: str, decisions: list[str],
+                 forms: Mapping[str, Mapping[str, Any]], lane_roles: LaneRoles) -> ProcessBundle:
+    """Parse a stored version into a bundle (the deploy checks have already passed)."""
+    spec, subprocess_specs = parse_process(process_id, bpmn_xml, decisions)
+    tasks = {
+        ts.bpmn_id: task_meta(ts, lane_roles)
+        for ts in all_task_specs(spec, subprocess_specs) if is_human_task(ts)
+    }
+    start = start_event(spec)
+    start_meta = task_meta(start, lane_roles) if start is not None else None
+    return ProcessBundle(
+        version_id=version_id,
+        process_id=process_id,
+        name=spec.description or process_id,
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        tasks=tasks,
+        forms={key: FormDefinition.from_dict(key, dict(definition)) for key, definition in forms.items()},
+        start_role=start_meta.role if start_meta else None,
+        start_form_key=start_meta.form_key if start_meta else None,
+    )
+
+
+class SpecCache:
+    """Bundles by version id, least recently used first out. Safe to share between threads."""
+
+    def __init__(self, lane_roles: LaneRoles, size: int = 256) -> None:
+        self._lane_roles = lane_roles
+        self._size = size
+        self._items: OrderedDict[int, ProcessBundle] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, version: Any) -> ProcessBundle:
+        """The bundle of a ``ProcessVersion`` row, parsing it on first use."""
+        with self._lock:
+            bundle = self._items.get(version.id)
+            if bundle is not None:
+                self._items.move_to_end(version.id)
+                return bundle
+        # Parse outside the lock: two threads may both parse a cold version, which is harmless.
+        bundle = build_bundle(version.id, version.process_id, version.bpmn_xml, list(version.decisions),
+                              version.forms, self._lane_roles)
+        with self._lock:
+            self._items[version.id] = bundle
+            if len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return bundle

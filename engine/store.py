@@ -1,0 +1,340 @@
+"""Every query the engine makes. Commands and the API build no SQL; they call these methods."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from engine.models import (
+    BusinessKeySequence,
+    Event,
+    HumanTask,
+    Incident,
+    MessageSubscription,
+    ProcessInstance,
+    ProcessModel,
+    ProcessVersion,
+    TaskExclusion,
+)
+from engine.states import EventType, InstanceStatus, TaskStatus
+
+ANY_PRACTICE = "*"
+LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """1-based page number and page size."""
+
+    page: int = 1
+    per_page: int = 20
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+@dataclass(frozen=True)
+class TaskQuery:
+    """Which human tasks to list.
+
+    ``queues`` are (role, practice) pairs the caller works in (practice ``*`` for all) and restricts to
+    tasks the caller could act on; ``practices`` restricts to tasks the caller may see. ``None`` means no
+    restriction (admins). ``workable_by`` keeps tasks that user may take now: unassigned or theirs, and
+    not barred by separation of duties.
+    """
+
+    statuses: tuple[TaskStatus, ...] = (TaskStatus.OPEN,)
+    queues: tuple[tuple[str, str], ...] | None = None
+    practices: tuple[str, ...] | None = None
+    workable_by: str | None = None
+    assignee: str | None = None
+    unassigned: bool = False
+    process_key: str | None = None
+    instance_id: int | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Which instances to list; ``practices`` as in ``TaskQuery``."""
+
+    practices: tuple[str, ...] | None = None
+    process_key: str | None = None
+    statuses: tuple[InstanceStatus, ...] = ()
+    started_by: str | None = None
+    business_key: str | None = None
+
+
+@dataclass
+class Listing:
+    """A page of rows and the total number of matches."""
+
+    items: list[Any]
+    total: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Store:
+    """The engine's queries, bound to one session (one transaction)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.dialect = session.get_bind().dialect.name
+
+    # -- business keys -----------------------------------------------------------------------------
+
+    def next_business_key(self, prefix: str) -> str:
+        """The next key for ``prefix`` (``CHG-000042``); an atomic upsert, safe under concurrency."""
+        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
+        statement = (
+            insert(BusinessKeySequence)
+            .values(prefix=prefix, last_value=1)
+            .on_conflict_do_update(
+                index_elements=[BusinessKeySequence.prefix],
+                set_={"last_value": BusinessKeySequence.last_value + 1},
+            )
+            .returning(BusinessKeySequence.last_value)
+        )
+        number = self.session.execute(statement).scalar_one()
+        return f"{prefix}-{number:06d}"
+
+    # -- process models and versions ---------------------------------------------------------------
+
+    def get_model(self, key: str, *, lock: bool = False) -> ProcessModel | None:
+        statement = select(ProcessModel).where(ProcessModel.key == key)
+        if lock:
+            statement = statement.with_for_update()
+        return self.session.scalars(statement).first()
+
+    def version_with_hash(self, model_id: int, sha256: str) -> ProcessVersion | None:
+        statement = select(ProcessVersion).where(ProcessVersion.model_id == model_id,
+                                                 ProcessVersion.sha256 == sha256)
+        return self.session.scalars(statement).first()
+
+    def latest_version(self, model_id: int) -> ProcessVersion | None:
+        statement = (select(ProcessVersion).where(ProcessVersion.model_id == model_id)
+                     .order_by(ProcessVersion.number.desc()).limit(1))
+        return self.session.scalars(statement).first()
+
+    def get_version(self, version_id: int) -> ProcessVersion | None:
+        return self.session.get(ProcessVersion, version_id)
+
+    def version_by_number(self, model_id: int, number: int) -> ProcessVersion | None:
+        statement = select(ProcessVersion).where(ProcessVersion.model_id == model_id,
+                                                 ProcessVersion.number == number)
+        return self.session.scalars(statement).first()
+
+    def list_models(self, practices: Sequence[str] | None, page: PageRequest) -> Listing:
+        """Models with their latest version, ordered by key."""
+        latest = (select(ProcessVersion.model_id, func.max(ProcessVersion.number).label("number"))
+                  .group_by(ProcessVersion.model_id).subquery())
+        statement = (select(ProcessModel, latest.c.number)
+                     .join(latest, latest.c.model_id == ProcessModel.id, isouter=True))
+        if practices is not None:
+            statement = statement.where(ProcessModel.practice.in_(practices))
+        return self._page(statement.order_by(ProcessModel.key), page, rows=True)
+
+    def list_versions(self, model_id: int, page: PageRequest) -> Listing:
+        statement = (select(ProcessVersion).where(ProcessVersion.model_id == model_id)
+                     .order_by(ProcessVersion.number.desc()))
+        return self._page(statement, page)
+
+    # -- instances ---------------------------------------------------------------------------------
+
+    def get_instance(self, instance_id: int, *, lock: bool = False) -> ProcessInstance | None:
+        if not lock:
+            return self.session.get(ProcessInstance, instance_id)
+        statement = select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+        return self.session.scalars(statement).first()
+
+    def instance_by_business_key(self, business_key: str) -> ProcessInstance | None:
+        statement = select(ProcessInstance).where(ProcessInstance.business_key == business_key)
+        return self.session.scalars(statement).first()
+
+    def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
+        statement = select(ProcessInstance)
+        if query.practices is not None:
+            statement = statement.where(ProcessInstance.practice.in_(query.practices))
+        if query.process_key:
+            statement = statement.where(ProcessInstance.process_key == query.process_key)
+        if query.statuses:
+            statement = statement.where(ProcessInstance.status.in_(query.statuses))
+        if query.started_by:
+            statement = statement.where(ProcessInstance.started_by == query.started_by)
+        if query.business_key:
+            statement = statement.where(ProcessInstance.business_key == query.business_key)
+        return self._page(statement.order_by(ProcessInstance.id.desc()), page)
+
+    def lock_next_due_instance(self, now: datetime, skip: Iterable[int] = ()) -> ProcessInstance | None:
+        """An instance with a due timer, locked; other workers skip it instead of waiting for it."""
+        statement = (select(ProcessInstance)
+                     .where(ProcessInstance.next_timer_at <= now)
+                     .order_by(ProcessInstance.next_timer_at)
+                     .limit(1)
+                     .with_for_update(skip_locked=True))
+        skipped = list(skip)
+        if skipped:
+            statement = statement.where(ProcessInstance.id.not_in(skipped))
+        return self.session.scalars(statement).first()
+
+    def instance_versions(self, version_ids: Iterable[int]) -> dict[int, ProcessVersion]:
+        ids = set(version_ids)
+        if not ids:
+            return {}
+        rows = self.session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))
+        return {row.id: row for row in rows}
+
+    # -- human tasks -------------------------------------------------------------------------------
+
+    def get_task(self, task_id: str) -> HumanTask | None:
+        return self.session.get(HumanTask, task_id)
+
+    def live_tasks(self, instance_id: int) -> list[HumanTask]:
+        """The instance's open (or suspended) human tasks, oldest first."""
+        statement = (select(HumanTask)
+                     .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(LIVE_TASK))
+                     .order_by(HumanTask.created_at, HumanTask.id))
+        return list(self.session.scalars(statement))
+
+    def live_tasks_of(self, instance_ids: Iterable[int]) -> dict[int, list[HumanTask]]:
+        ids = list(instance_ids)
+        result: dict[int, list[HumanTask]] = {instance_id: [] for instance_id in ids}
+        if not ids:
+            return result
+        statement = (select(HumanTask)
+                     .where(HumanTask.instance_id.in_(ids), HumanTask.status.in_(LIVE_TASK))
+                     .order_by(HumanTask.created_at, HumanTask.id))
+        for task in self.session.scalars(statement):
+            result[task.instance_id].append(task)
+        return result
+
+    def completers(self, instance_id: int, element_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Who completed each of these user tasks in this instance, in order of completion."""
+        ids = list(element_ids)
+        result: dict[str, list[str]] = {element_id: [] for element_id in ids}
+        if not ids:
+            return result
+        statement = (select(HumanTask.element_id, HumanTask.completed_by)
+                     .where(HumanTask.instance_id == instance_id, HumanTask.element_id.in_(ids),
+                            HumanTask.status == TaskStatus.COMPLETED)
+                     .order_by(HumanTask.completed_at))
+        for element_id, user in self.session.execute(statement):
+            if user and user not in result[element_id]:
+                result[element_id].append(user)
+        return result
+
+    def exclusion(self, task_id: str, username: str) -> str | None:
+        """Why ``username`` may not act on the task, or None."""
+        statement = select(TaskExclusion.reason).where(TaskExclusion.task_id == task_id,
+                                                       TaskExclusion.username == username)
+        return self.session.scalars(statement).first()
+
+    def add_exclusions(self, task_id: str, reasons: dict[str, str]) -> None:
+        for username, reason in reasons.items():
+            if self.session.get(TaskExclusion, (task_id, username)) is None:
+                self.session.add(TaskExclusion(task_id=task_id, username=username, reason=reason))
+
+    def set_task_status(self, instance_id: int, status: TaskStatus) -> None:
+        """Suspend or reopen all live tasks of an instance."""
+        self.session.execute(update(HumanTask)
+                             .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(LIVE_TASK))
+                             .values(status=status))
+
+    def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
+        statement = select(HumanTask).where(HumanTask.status.in_(query.statuses))
+        if query.queues is not None:
+            if not query.queues:
+                return Listing([], 0)
+            statement = statement.where(or_(*(
+                HumanTask.role == role if practice == ANY_PRACTICE
+                else and_(HumanTask.role == role, HumanTask.practice == practice)
+                for role, practice in query.queues
+            )))
+        if query.practices is not None:
+            if not query.practices:
+                return Listing([], 0)
+            if ANY_PRACTICE not in query.practices:
+                statement = statement.where(HumanTask.practice.in_(query.practices))
+        if query.workable_by is not None:
+            barred = exists().where(TaskExclusion.task_id == HumanTask.id,
+                                    TaskExclusion.username == query.workable_by)
+            statement = statement.where(
+                or_(HumanTask.assignee.is_(None), HumanTask.assignee == query.workable_by), ~barred)
+        if query.assignee is not None:
+            statement = statement.where(HumanTask.assignee == query.assignee)
+        if query.unassigned:
+            statement = statement.where(HumanTask.assignee.is_(None))
+        if query.process_key:
+            statement = statement.where(HumanTask.process_key == query.process_key)
+        if query.instance_id is not None:
+            statement = statement.where(HumanTask.instance_id == query.instance_id)
+        if query.role:
+            statement = statement.where(HumanTask.role == query.role)
+        return self._page(statement.order_by(HumanTask.created_at, HumanTask.id), page)
+
+    # -- audit trail and incidents -----------------------------------------------------------------
+
+    def add_event(self, *, at: datetime, actor: str, type: EventType, instance_id: int | None,
+                  task_id: str | None = None, data: dict[str, Any] | None = None) -> Event:
+        event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id,
+                      data=data or {})
+        self.session.add(event)
+        return event
+
+    def list_events(self, instance_id: int, page: PageRequest) -> Listing:
+        statement = select(Event).where(Event.instance_id == instance_id).order_by(Event.id)
+        return self._page(statement, page)
+
+    def open_incident(self, instance_id: int) -> Incident | None:
+        statement = (select(Incident).where(Incident.instance_id == instance_id, Incident.resolved_at.is_(None))
+                     .order_by(Incident.id.desc()))
+        return self.session.scalars(statement).first()
+
+    # -- message subscriptions ---------------------------------------------------------------------
+
+    def subscriptions(self, instance_id: int) -> list[MessageSubscription]:
+        statement = select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
+        return list(self.session.scalars(statement))
+
+    def replace_subscriptions(self, instance_id: int, wanted: set[tuple[str, str]]) -> None:
+        """Make the instance's subscriptions exactly ``wanted`` (message name, correlation JSON)."""
+        current = {(s.message_name, s.correlation): s for s in self.subscriptions(instance_id)}
+        for key, subscription in current.items():
+            if key not in wanted:
+                self.session.delete(subscription)
+        for name, correlation in wanted - current.keys():
+            self.session.add(MessageSubscription(instance_id=instance_id, message_name=name,
+                                                 correlation=correlation))
+
+    def clear_subscriptions(self, instance_id: int) -> None:
+        self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
+
+    def subscribers(self, message_name: str, correlation: str | None, business_key: str | None,
+                    limit: int = 10) -> list[ProcessInstance]:
+        """Instances waiting for the message whose correlation (and business key) match."""
+        statement = (select(ProcessInstance)
+                     .join(MessageSubscription, MessageSubscription.instance_id == ProcessInstance.id)
+                     .where(MessageSubscription.message_name == message_name)
+                     .distinct().order_by(ProcessInstance.id).limit(limit))
+        if correlation is not None:
+            statement = statement.where(MessageSubscription.correlation == correlation)
+        if business_key is not None:
+            statement = statement.where(ProcessInstance.business_key == business_key)
+        return list(self.session.scalars(statement))
+
+    # -- paging ------------------------------------------------------------------------------------
+
+    def _page(self, statement: Select, page: PageRequest, *, rows: bool = False) -> Listing:
+        total = self.session.execute(
+            select(func.count()).select_from(statement.order_by(None).subquery())
+        ).scalar_one()
+        paged = statement.limit(page.per_page).offset(page.offset)
+        items = list(self.session.execute(paged)) if rows else list(self.session.scalars(paged))
+        return Listing(items, total)

@@ -1,0 +1,227 @@
+"""Plain results: what commands and queries return, and the facts authorization decisions need.
+
+They are frozen dataclasses built from rows, so nothing outside the engine holds a live ORM object.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from engine.models import Event, HumanTask, Incident, ProcessInstance, ProcessModel, ProcessVersion
+from engine.states import EventType, InstanceStatus, TaskStatus
+
+
+@dataclass(frozen=True)
+class TaskView:
+    id: str
+    instance_id: int
+    business_key: str
+    process: str
+    element_id: str
+    title: str
+    role: str
+    practice: str
+    state: TaskStatus
+    assignee: str | None
+    due_at: datetime | None
+    form_key: str | None
+    instructions: str | None
+    separation_of_duties: tuple[str, ...]
+    created_at: datetime
+    completed_by: str | None
+    completed_at: datetime | None
+
+    @classmethod
+    def of(cls, row: HumanTask) -> TaskView:
+        return cls(
+            id=row.id, instance_id=row.instance_id, business_key=row.business_key, process=row.process_key,
+            element_id=row.element_id, title=row.title, role=row.role, practice=row.practice,
+            state=row.status, assignee=row.assignee, due_at=row.due_at, form_key=row.form_key,
+            instructions=row.instructions, separation_of_duties=tuple(row.separation),
+            created_at=row.created_at, completed_by=row.completed_by, completed_at=row.completed_at,
+        )
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    """A task with what a person needs to work on it."""
+
+    task: TaskView
+    form: dict[str, Any] | None  # {"key", "title", "schema"} or None when the task has no form
+    data: dict[str, Any]
+    instance_status: InstanceStatus
+    requester: str
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    id: int
+    task_id: str | None
+    element_id: str | None
+    error_type: str
+    message: str
+    line: int | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Incident) -> IncidentView:
+        return cls(row.id, row.task_id, row.element_id, row.error_type, row.message, row.line, row.created_at)
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    id: int
+    business_key: str
+    process: str
+    version: int
+    practice: str
+    status: InstanceStatus
+    data: dict[str, Any]
+    tasks: list[TaskView]
+    started_by: str
+    started_at: datetime
+    ended_at: datetime | None
+    next_timer_at: datetime | None
+    incident: IncidentView | None = None
+
+    @classmethod
+    def of(cls, row: ProcessInstance, version_number: int, tasks: list[HumanTask],
+           incident: Incident | None = None) -> InstanceView:
+        return cls(
+            id=row.id, business_key=row.business_key, process=row.process_key, version=version_number,
+            practice=row.practice, status=row.status, data=dict(row.data),
+            tasks=[TaskView.of(task) for task in tasks], started_by=row.started_by, started_at=row.started_at,
+            ended_at=row.ended_at, next_timer_at=row.next_timer_at,
+            incident=IncidentView.of(incident) if incident is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class InstanceSummary:
+    id: int
+    business_key: str
+    status: InstanceStatus
+
+
+@dataclass(frozen=True)
+class CompletionView:
+    """What completing a task answers: where the instance is now and what is open next."""
+
+    instance: InstanceSummary
+    next_tasks: list[TaskView]
+
+
+@dataclass(frozen=True)
+class EventView:
+    id: int
+    at: datetime
+    actor: str
+    type: EventType
+    instance_id: int | None
+    task_id: str | None
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, row: Event) -> EventView:
+        return cls(row.id, row.at, row.actor, row.type, row.instance_id, row.task_id, dict(row.data))
+
+
+@dataclass(frozen=True)
+class ModelView:
+    key: str
+    name: str
+    practice: str
+    latest_version: int | None
+
+    @classmethod
+    def of(cls, row: ProcessModel, latest_version: int | None) -> ModelView:
+        return cls(row.key, row.name, row.practice, latest_version)
+
+
+@dataclass(frozen=True)
+class VersionView:
+    key: str
+    version: int
+    process_id: str
+    sha256: str
+    practice: str
+    deployed_by: str
+    deployed_at: datetime
+    comment: str | None
+    start_role: str | None
+    start_form: str | None
+    forms: list[str]
+    bpmn: str | None = None
+    decisions: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, model: ProcessModel, row: ProcessVersion, *, with_content: bool = False) -> VersionView:
+        return cls(
+            key=model.key, version=row.number, process_id=row.process_id, sha256=row.sha256,
+            practice=model.practice, deployed_by=row.deployed_by, deployed_at=row.deployed_at,
+            comment=row.comment, start_role=row.start_role, start_form=row.start_form_key,
+            forms=sorted(row.forms), bpmn=row.bpmn_xml if with_content else None,
+            decisions=list(row.decisions) if with_content else [],
+        )
+
+
+@dataclass(frozen=True)
+class DeployResult:
+    version: VersionView
+    created: bool  # False when identical content was already deployed
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    """A dry-run deploy that passed."""
+
+    process_id: str
+    name: str
+    sha256: str
+    forms: list[str]
+    start_role: str | None
+    user_tasks: list[dict[str, Any]]
+
+
+# -- facts for authorization ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessFacts:
+    """Deploying or starting a process model."""
+
+    process: str
+    practice: str
+    start_role: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceFacts:
+    instance_id: int
+    business_key: str
+    process: str
+    practice: str
+    started_by: str
+    status: InstanceStatus
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """A task and the separation-of-duties verdict for the user acting on it."""
+
+    task: TaskView
+    requester: str
+    barred_because: str | None  # why the acting user may not act on it, if a duty rule bars them
+
+    @property
+    def practice(self) -> str:
+        return self.task.practice
+
+
+@dataclass(frozen=True)
+class AssigneeFacts(TaskFacts):
+    """The user a task is being assigned to, with the separation-of-duties verdict for them."""
+
+    assignee: str = ""

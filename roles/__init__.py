@@ -1,0 +1,1 @@
+"""Users, API tokens, role assignments and the authorization policy. Depends on nothing else here."""

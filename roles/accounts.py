@@ -1,0 +1,182 @@
+"""Users, their API tokens and their role assignments: every query of the roles package.
+
+Functions take the caller's SQLAlchemy session and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from roles.errors import AlreadyExists, AuthenticationFailed, InvalidValue, UnknownUser
+from roles.models import ApiToken, RoleAssignment, User
+from roles.policy import ALL_PRACTICES, PRACTICE_ROLES, Principal, Role
+
+USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+PRACTICE = re.compile(r"^(\*|[a-z][a-z0-9_-]{0,49})$")
+TOKEN_PREFIX = "cf_"
+# Recording every use would turn every read into a write; once per interval is enough to spot stale tokens.
+LAST_USED_RESOLUTION = timedelta(minutes=5)
+
+
+def hash_token(token: str) -> str:
+    """Tokens are 256 random bits, so a plain SHA-256 is enough (no salt or slow hash needed)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# -- users ----------------------------------------------------------------------------------------
+
+
+def create_user(session: Session, username: str, *, now: datetime, display_name: str | None = None,
+                email: str | None = None) -> User:
+    if not USERNAME.match(username or ""):
+        raise InvalidValue("Use 1 to 100 lowercase letters, digits, '.', '_' or '-', starting with a letter "
+                           "or digit.", field="username")
+    if find_user(session, username) is not None:
+        raise AlreadyExists(f"The user '{username}' already exists.", field="username")
+    user = User(username=username, display_name=display_name, email=email, is_active=True, created_at=now)
+    session.add(user)
+    session.flush()
+    return user
+
+
+def find_user(session: Session, username: str) -> User | None:
+    return session.scalars(select(User).where(User.username == username)).first()
+
+
+def get_user(session: Session, username: str) -> User:
+    user = find_user(session, username)
+    if user is None:
+        raise UnknownUser(f"There is no user '{username}'.")
+    return user
+
+
+def list_users(session: Session, *, offset: int = 0, limit: int = 50) -> tuple[list[User], int]:
+    total = session.scalar(select(func.count()).select_from(User)) or 0
+    users = session.scalars(select(User).order_by(User.username).offset(offset).limit(limit))
+    return list(users), total
+
+
+def count_users(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+def principal_of(user: User) -> Principal:
+    grants = frozenset((a.role, a.practice) for a in user.assignments)
+    return Principal(user.username, grants, user.display_name)
+
+
+# -- tokens ---------------------------------------------------------------------------------------
+
+
+def issue_token(session: Session, user: User, *, now: datetime,
+                expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    """A new token for ``user``: the row, and the token text, which is never stored and never shown again."""
+    if expires_at is not None and expires_at <= now:
+        raise InvalidValue("The expiry must be in the future.", field="expires_at")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken:
+    row = session.get(ApiToken, token_id)
+    if row is None:
+        raise UnknownUser(f"There is no token {token_id}.")
+    if row.revoked_at is None:
+        row.revoked_at = now
+    return row
+
+
+def tokens_of(session: Session, user: User) -> list[ApiToken]:
+    return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
+    """The principal a bearer token stands for; ``AuthenticationFailed`` says why not."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None:
+        raise AuthenticationFailed("The API token is not valid.")
+    if row.revoked_at is not None:
+        raise AuthenticationFailed("The API token was revoked.")
+    if row.expires_at is not None and row.expires_at <= now:
+        raise AuthenticationFailed("The API token has expired.")
+    if not row.user.is_active:
+        raise AuthenticationFailed("The user is deactivated.")
+    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    return principal_of(row.user)
+
+
+# -- role assignments -----------------------------------------------------------------------------
+
+
+def grant(session: Session, user: User, role: str, practice: str, *, granted_by: str,
+          now: datetime) -> RoleAssignment:
+    """Give ``user`` a role in a practice; granting what they already hold returns the existing assignment."""
+    role, practice = _checked_role(role, practice)
+    for assignment in user.assignments:
+        if (assignment.role, assignment.practice) == (role, practice):
+            return assignment
+    assignment = RoleAssignment(user_id=user.id, role=role, practice=practice, granted_by=granted_by,
+                                granted_at=now)
+    session.add(assignment)
+    session.flush()
+    session.refresh(user, ["assignments"])
+    return assignment
+
+
+def revoke(session: Session, assignment_id: int) -> RoleAssignment:
+    assignment = session.get(RoleAssignment, assignment_id)
+    if assignment is None:
+        raise UnknownUser(f"There is no role assignment {assignment_id}.")
+    session.delete(assignment)
+    return assignment
+
+
+def find_assignment(session: Session, user: User, role: str, practice: str) -> RoleAssignment | None:
+    statement = select(RoleAssignment).where(RoleAssignment.user_id == user.id, RoleAssignment.role == role,
+                                             RoleAssignment.practice == practice)
+    return session.scalars(statement).first()
+
+
+def list_assignments(session: Session, *, username: str | None = None, role: str | None = None,
+                     practice: str | None = None) -> Sequence[RoleAssignment]:
+    statement = select(RoleAssignment).join(User).order_by(User.username, RoleAssignment.id)
+    if username:
+        statement = statement.where(User.username == username)
+    if role:
+        statement = statement.where(RoleAssignment.role == role)
+    if practice:
+        statement = statement.where(RoleAssignment.practice == practice)
+    return list(session.scalars(statement))
+
+
+def parse_grant(text: str) -> tuple[str, str]:
+    """``manager:change`` -> ("manager", "change"); ``admin`` -> ("admin", "*")."""
+    role, _, practice = text.partition(":")
+    return _checked_role(role, practice or ALL_PRACTICES)
+
+
+def _checked_role(role: str, practice: str) -> tuple[str, str]:
+    try:
+        checked = Role(role)
+    except ValueError:
+        names = ", ".join(r.value for r in Role)
+        raise InvalidValue(f"'{role}' is not a role; use one of: {names}.", field="role") from None
+    if checked is Role.ADMIN:
+        if practice not in (ALL_PRACTICES, ""):
+            raise InvalidValue("admin is a global role; its practice is '*'.", field="practice")
+        return checked.value, ALL_PRACTICES
+    if checked not in PRACTICE_ROLES or not PRACTICE.match(practice or ""):
+        raise InvalidValue(f"'{practice}' is not a practice; use a lowercase word such as 'change', or '*'.",
+                           field="practice")
+    return checked.value, practice

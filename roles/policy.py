@@ -1,0 +1,210 @@
+"""Who may do what. Every endpoint asks this module; no route compares role names itself.
+
+A principal holds roles per practice (``change``, ``release``, or ``*`` for all). Resources are described
+by plain facts objects with attributes (``practice``, ``role``, ``assignee``, ...), so this module needs
+nothing from the engine. Refusals say why: ``Denied`` (403) when the caller can see the resource but may
+not act, ``Hidden`` (404) when the caller holds no role where the resource lives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from roles.errors import Denied, Hidden
+
+ALL_PRACTICES = "*"
+
+
+class Role(StrEnum):
+    OWNER = "owner"  # accountable: edits diagrams and policies, approves high-risk changes
+    MANAGER = "manager"  # runs the process day to day, authorizes changes
+    PRACTITIONER = "practitioner"  # does the work
+    ADMIN = "admin"  # configures users and roles (global)
+
+    @property
+    def description(self) -> str:
+        return _DESCRIPTIONS[self]
+
+
+_DESCRIPTIONS = {
+    Role.OWNER: "Process owner: accountable for the practice; deploys its diagrams and approves high-risk work.",
+    Role.MANAGER: "Process manager: runs the practice day to day; assesses and authorizes.",
+    Role.PRACTITIONER: "Practitioner: raises requests and does the work.",
+    Role.ADMIN: "Administrator: manages users, tokens and role assignments (global).",
+}
+PRACTICE_ROLES = (Role.OWNER, Role.MANAGER, Role.PRACTITIONER)
+_LANES = {
+    "process owner": Role.OWNER, "owner": Role.OWNER,
+    "process manager": Role.MANAGER, "manager": Role.MANAGER,
+    "practitioner": Role.PRACTITIONER,
+}
+
+
+def role_for_lane(lane: str) -> str | None:
+    """The role a BPMN lane stands for (case-insensitive), or None when it names no role."""
+    role = _LANES.get(" ".join(lane.split()).lower())
+    return role.value if role is not None else None
+
+
+class Action(StrEnum):
+    DEPLOY = "deploy"
+    START = "start"
+    VIEW_INSTANCE = "view instance"
+    MANAGE_INSTANCE = "manage instance"  # suspend, resume, cancel, retry
+    SEND_MESSAGE = "send message"
+    VIEW_TASK = "view task"
+    CLAIM = "claim"
+    UNCLAIM = "unclaim"
+    COMPLETE = "complete"
+    ASSIGN = "assign"
+    WORK_ON = "work on"  # may the named user be given this task (checked for the assignee of ASSIGN)
+    ADMINISTER = "administer"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The authenticated caller."""
+
+    username: str
+    grants: frozenset[tuple[str, str]]  # (role, practice)
+    display_name: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        return (Role.ADMIN.value, ALL_PRACTICES) in self.grants
+
+    def holds(self, role: str, practice: str) -> bool:
+        return (role, practice) in self.grants or (role, ALL_PRACTICES) in self.grants
+
+    def in_practice(self, practice: str) -> bool:
+        """Holds any role (but admin) in the practice."""
+        return any(self.holds(role.value, practice) for role in PRACTICE_ROLES)
+
+    def visible_practices(self) -> tuple[str, ...] | None:
+        """Practices whose instances and tasks the caller may see; None means all (admins)."""
+        if self.is_admin:
+            return None
+        practices = {practice for role, practice in self.grants if role != Role.ADMIN.value}
+        return (ALL_PRACTICES,) if ALL_PRACTICES in practices else tuple(sorted(practices))
+
+    def queues(self) -> tuple[tuple[str, str], ...]:
+        """(role, practice) pairs whose tasks the caller can act on."""
+        return tuple(sorted((role, practice) for role, practice in self.grants if role != Role.ADMIN.value))
+
+
+def check(principal: Principal, action: Action, facts: Any = None) -> None:
+    """Raise ``Denied`` or ``Hidden`` unless ``principal`` may do ``action`` to the resource ``facts``."""
+    rule = _RULES[action]
+    rule(principal, facts)
+
+
+def authorizer(principal: Principal, action: Action) -> Callable[[Any], None]:
+    """The callback the engine calls with a resource's facts, inside the command's transaction."""
+    return lambda facts: check(principal, action, facts)
+
+
+def may(principal: Principal, action: Action, facts: Any = None) -> bool:
+    try:
+        check(principal, action, facts)
+    except (Denied, Hidden):
+        return False
+    return True
+
+
+# -- the rules ------------------------------------------------------------------------------------
+
+
+def _see(principal: Principal, facts: Any) -> None:
+    if not (principal.is_admin or principal.in_practice(facts.practice)):
+        raise Hidden()
+
+
+def _deploy(principal: Principal, facts: Any) -> None:
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the process owner of {facts.practice} (or an admin) may deploy its diagrams.")
+
+
+def _start(principal: Principal, facts: Any) -> None:
+    needed = getattr(facts, "start_role", None)
+    if needed:
+        if not principal.holds(needed, facts.practice):
+            raise Denied(f"Only a {needed} of {facts.practice} may start '{facts.process}' "
+                         "(its start event sits in that lane).")
+    elif not principal.in_practice(facts.practice):
+        raise Denied(f"Starting '{facts.process}' needs a role in the practice {facts.practice}.")
+
+
+def _manage(principal: Principal, facts: Any) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.MANAGER, facts.practice)
+            or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only a manager or owner of {facts.practice} (or an admin) may suspend, resume, "
+                     "cancel or retry its instances.")
+
+
+def _send_message(principal: Principal, facts: Any) -> None:
+    _see(principal, facts)
+
+
+def _act_on_task(verb: str) -> Callable[[Principal, Any], None]:
+    def rule(principal: Principal, facts: Any) -> None:
+        task = facts.task
+        _see(principal, task)
+        if not principal.holds(task.role, task.practice):
+            raise Denied(f"Only a {task.role} of {task.practice} may {verb} '{task.title}'.")
+        if facts.barred_because:
+            raise Denied(facts.barred_because)
+
+    return rule
+
+
+def _unclaim(principal: Principal, facts: Any) -> None:
+    task = facts.task
+    _see(principal, task)
+    if task.assignee in (None, principal.username):
+        return
+    if not (principal.is_admin or principal.holds(Role.MANAGER, task.practice)
+            or principal.holds(Role.OWNER, task.practice)):
+        raise Denied(f"'{task.title}' is held by {task.assignee}; only they, or a manager or owner of "
+                     f"{task.practice}, may release it.")
+
+
+def _assign(principal: Principal, facts: Any) -> None:
+    task = facts.task
+    _see(principal, task)
+    if not (principal.is_admin or principal.holds(Role.MANAGER, task.practice)
+            or principal.holds(Role.OWNER, task.practice)):
+        raise Denied(f"Only a manager or owner of {task.practice} (or an admin) may assign tasks.")
+
+
+def _work_on(principal: Principal, facts: Any) -> None:
+    task = facts.task
+    if not principal.holds(task.role, task.practice):
+        raise Denied(f"{principal.username} is not a {task.role} of {task.practice}, so cannot be given "
+                     f"'{task.title}'.")
+    if facts.barred_because:
+        raise Denied(facts.barred_because)
+
+
+def _administer(principal: Principal, facts: Any) -> None:
+    if not principal.is_admin:
+        raise Denied("Only an admin may manage users, tokens and role assignments.")
+
+
+_RULES: dict[Action, Callable[[Principal, Any], None]] = {
+    Action.DEPLOY: _deploy,
+    Action.START: _start,
+    Action.VIEW_INSTANCE: _see,
+    Action.MANAGE_INSTANCE: _manage,
+    Action.SEND_MESSAGE: _send_message,
+    Action.VIEW_TASK: _see,
+    Action.CLAIM: _act_on_task("claim"),
+    Action.UNCLAIM: _unclaim,
+    Action.COMPLETE: _act_on_task("complete"),
+    Action.ASSIGN: _assign,
+    Action.WORK_ON: _work_on,
+    Action.ADMINISTER: _administer,
+}
