@@ -161,7 +161,10 @@ class Store:
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         statement = select(ProcessInstance)
         if query.practices is not None:
-            statement = statement.where(ProcessInstance.practice.in_(query.practices))
+            if not query.practices:
+                return Listing([], 0)
+            if ANY_PRACTICE not in query.practices:
+                statement = statement.where(ProcessInstance.practice.in_(query.practices))
         if query.process_key:
             statement = statement.where(ProcessInstance.process_key == query.process_key)
         if query.statuses:

@@ -9,6 +9,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -100,8 +101,17 @@ def tokens_of(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
 
 
-def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
-    """The principal a bearer token stands for; ``AuthenticationFailed`` says why not."""
+@dataclass(frozen=True)
+class Authentication:
+    """Who a token stands for, and whether its last use is worth recording."""
+
+    principal: Principal
+    token_id: int
+    record_use: bool
+
+
+def authenticate(session: Session, token: str, *, now: datetime) -> Authentication:
+    """Check a bearer token (read-only); ``AuthenticationFailed`` says why it is refused."""
     row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
     if row is None:
         raise AuthenticationFailed("The API token is not valid.")
@@ -111,9 +121,15 @@ def authenticate(session: Session, token: str, *, now: datetime) -> Principal:
         raise AuthenticationFailed("The API token has expired.")
     if not row.user.is_active:
         raise AuthenticationFailed("The user is deactivated.")
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
+    stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
+    return Authentication(principal_of(row.user), row.id, stale)
+
+
+def record_token_use(session: Session, token_id: int, *, now: datetime) -> None:
+    """Note when a token was last used (callers do it at most every few minutes, after a success)."""
+    row = session.get(ApiToken, token_id)
+    if row is not None:
         row.last_used_at = now
-    return principal_of(row.user)
 
 
 # -- role assignments -----------------------------------------------------------------------------

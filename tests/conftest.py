@@ -14,6 +14,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -95,3 +96,83 @@ def shipped_forms() -> dict:
 def engine(database: Database, clock: FakeClock, shipped_forms: dict) -> Engine:
     return Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get,
                   script_time_limit=1.0)
+
+
+# -- the HTTP API -------------------------------------------------------------------------------------------
+
+PRACTICES = ("change", "release")
+PRACTICE_ROLES = ("owner", "manager", "practitioner")
+
+
+class People:
+    """Users of a test app, one per role and practice, with their tokens.
+
+    Usernames: ``admin``; ``change-owner``, ``change-manager``, ``change-practitioner`` (and
+    ``change-practitioner-2``); the same for ``release``; ``nobody`` holds no role.
+    """
+
+    def __init__(self, tokens: dict[str, str]) -> None:
+        self.tokens = tokens
+
+    def headers(self, username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[username]}"}
+
+
+@pytest.fixture
+def app(database_url: str, clock: FakeClock) -> Iterator[Any]:
+    """The Flask app on this test's database, with a fake clock and no background timer thread."""
+    from app import create_app
+
+    application = create_app({
+        "TESTING": True,
+        "CHANGEFLOW_DATABASE_URL": database_url,
+        "CHANGEFLOW_CLOCK": clock,
+        "CHANGEFLOW_MIGRATE": False,  # the fixture's database is already migrated
+        "CHANGEFLOW_DEPLOY_BPMN": False,
+        "CHANGEFLOW_DEMO_USERS": False,
+        "CHANGEFLOW_TIMER_THREAD": False,
+        "CHANGEFLOW_SCRIPT_TIME_LIMIT": 1.0,
+        "CHANGEFLOW_LOG_LEVEL": "WARNING",
+    })
+    yield application
+    application.extensions["changeflow"].database.dispose()
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def app_engine(app: Any) -> Engine:
+    """The engine behind the test app (to fire timers, or to check the database directly)."""
+    return app.extensions["changeflow"].engine
+
+
+@pytest.fixture
+def people(app: Any) -> People:
+    from roles import accounts
+
+    cf = app.extensions["changeflow"]
+    plan: list[tuple[str, list[tuple[str, str]]]] = [("admin", [("admin", "*")]), ("nobody", [])]
+    for practice in PRACTICES:
+        for role in PRACTICE_ROLES:
+            plan.append((f"{practice}-{role}", [(role, practice)]))
+    plan.append(("change-practitioner-2", [("practitioner", "change")]))
+    tokens = {}
+    with cf.database.transaction() as session:
+        for username, grants in plan:
+            user = accounts.create_user(session, username, now=cf.now())
+            for role, practice in grants:
+                accounts.grant(session, user, role, practice, granted_by="test", now=cf.now())
+            _row, tokens[username] = accounts.issue_token(session, user, now=cf.now())
+    return People(tokens)
+
+
+@pytest.fixture
+def shipped(app: Any) -> list[Any]:
+    """Deploy the shipped processes in bpmn/ into the test app."""
+    from engine import SYSTEM_ACTOR
+    from engine.catalog import deploy_folder
+
+    return deploy_folder(app.extensions["changeflow"].engine, ROOT / "bpmn", actor=SYSTEM_ACTOR)

@@ -1,0 +1,163 @@
+"""Command-line administration: ``flask --app app <command>``."""
+
+from __future__ import annotations
+
+import functools
+import signal
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from api.extension import changeflow
+from engine import SYSTEM_ACTOR, DeployError, EngineError
+from engine.catalog import deploy_folder
+from engine.worker import run_timer_loop
+from roles import accounts
+from roles.errors import RolesError
+
+ROOT = Path(__file__).resolve().parent.parent
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def clean_errors(command: F) -> F:
+    """Show domain errors as a one-paragraph message, not a traceback."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except DeployError as error:
+            lines = [error.detail] + [f"  {p.element_id or '-'} (line {p.line or '?'}): {p.message}"
+                                      for p in error.problems]
+            raise click.ClickException("\n".join(lines)) from error
+        except (EngineError, RolesError) as error:
+            raise click.ClickException(error.detail) from error
+
+    return wrapper  # type: ignore[return-value]
+users = AppGroup("users", help="Create and list users.")
+roles = AppGroup("roles", help="Grant and revoke roles.")
+tokens = AppGroup("tokens", help="Issue and revoke API tokens.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--admin", is_flag=True, help="Make the user an admin.")
+@click.option("--role", "grants", multiple=True, metavar="ROLE:PRACTICE",
+              help="A role to grant, e.g. manager:change or practitioner:* (repeatable).")
+@click.option("--display-name", default=None)
+@click.option("--email", default=None)
+@clean_errors
+def create_user(username: str, admin: bool, grants: tuple[str, ...], display_name: str | None,
+                email: str | None) -> None:
+    """Create a user with roles; the last line printed is the user's new API token, alone."""
+    cf = changeflow()
+    parsed = [accounts.parse_grant(text) for text in grants] + ([("admin", "*")] if admin else [])
+    with cf.database.transaction() as session:
+        user = accounts.create_user(session, username, now=cf.now(), display_name=display_name, email=email)
+        for role, practice in parsed:
+            accounts.grant(session, user, role, practice, granted_by=SYSTEM_ACTOR, now=cf.now())
+        _row, token = accounts.issue_token(session, user, now=cf.now())
+    held = ", ".join(f"{role}:{practice}" for role, practice in parsed) or "no roles"
+    click.echo(f"Created {username} ({held}). API token (shown once):", err=True)
+    click.echo(token)
+
+
+@users.command("list")
+@clean_errors
+def list_users() -> None:
+    """List users and their roles."""
+    with changeflow().database.snapshot() as session:
+        people, _total = accounts.list_users(session, limit=10_000)
+        for user in people:
+            held = ", ".join(f"{a.role}:{a.practice}" for a in user.assignments) or "-"
+            click.echo(f"{user.username}\t{held}")
+
+
+@roles.command("grant")
+@click.argument("username")
+@click.argument("grant", metavar="ROLE:PRACTICE")
+@clean_errors
+def grant_role(username: str, grant: str) -> None:
+    """Grant a role, e.g. `roles grant alice manager:change`."""
+    cf = changeflow()
+    role, practice = accounts.parse_grant(grant)
+    with cf.database.transaction() as session:
+        accounts.grant(session, accounts.get_user(session, username), role, practice, granted_by=SYSTEM_ACTOR,
+                       now=cf.now())
+    click.echo(f"{username} is {role} of {practice}.")
+
+
+@roles.command("revoke")
+@click.argument("username")
+@click.argument("grant", metavar="ROLE:PRACTICE")
+@clean_errors
+def revoke_role(username: str, grant: str) -> None:
+    """Revoke a role, e.g. `roles revoke alice manager:change`."""
+    role, practice = accounts.parse_grant(grant)
+    with changeflow().database.transaction() as session:
+        assignment = accounts.find_assignment(session, accounts.get_user(session, username), role, practice)
+        if assignment is None:
+            raise click.ClickException(f"{username} does not hold {role}:{practice}.")
+        accounts.revoke(session, assignment.id)
+    click.echo(f"{username} is no longer {role} of {practice}.")
+
+
+@tokens.command("issue")
+@click.argument("username")
+@click.option("--expires-in", type=click.IntRange(min=1), default=None, metavar="DAYS",
+              help="Days until the token stops working (default: never).")
+@clean_errors
+def issue_token(username: str, expires_in: int | None) -> None:
+    """Issue a token; it is printed alone on the last line and never shown again."""
+    cf = changeflow()
+    now = cf.now()
+    with cf.database.transaction() as session:
+        user = accounts.get_user(session, username)
+        row, token = accounts.issue_token(session, user, now=now,
+                                          expires_at=now + timedelta(days=expires_in) if expires_in else None)
+    click.echo(f"Token {row.id} for {username} (shown once):", err=True)
+    click.echo(token)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=int)
+@clean_errors
+def revoke_token(token_id: int) -> None:
+    """Revoke a token by its id."""
+    cf = changeflow()
+    with cf.database.transaction() as session:
+        accounts.revoke_token(session, token_id, now=cf.now())
+    click.echo(f"Token {token_id} revoked.")
+
+
+@click.command("deploy")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=ROOT / "bpmn")
+@clean_errors
+def deploy(path: Path) -> None:
+    """Deploy the diagrams under PATH (default: bpmn/). Unchanged diagrams keep their version."""
+    for outcome in deploy_folder(changeflow().engine, path, actor=SYSTEM_ACTOR):
+        state = "deployed" if outcome.created else "unchanged"
+        click.echo(f"{outcome.key} ({outcome.practice}): version {outcome.version} {state}")
+
+
+@click.command("worker")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between timer passes.")
+@clean_errors
+def worker(interval: float) -> None:
+    """Fire due timers until stopped (Ctrl-C or SIGTERM). Run one or more next to the API servers."""
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"Timer worker running (every {interval:g} s); Ctrl-C to stop.", err=True)
+    run_timer_loop(changeflow().engine, stop, interval=interval)
+
+
+def init_app(app: Flask) -> None:
+    for command in (users, roles, tokens, deploy, worker):
+        app.cli.add_command(command)

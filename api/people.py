@@ -1,0 +1,172 @@
+"""The caller, users, API tokens, roles and role assignments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import protect
+from api.extension import changeflow, principal
+from api.responses import PAGINATION_HEADERS, page_request, paged, problems
+from api.schemas import (
+    MeSchema,
+    PageArgs,
+    RoleAssignmentCreateSchema,
+    RoleAssignmentQuerySchema,
+    RoleAssignmentSchema,
+    RoleSchema,
+    TokenRequestSchema,
+    TokenSchema,
+    UserCreateSchema,
+    UserSchema,
+)
+from engine import Listing
+from roles import accounts
+from roles.models import RoleAssignment, User
+from roles.policy import ALL_PRACTICES, Action, Role, check
+
+blp = protect(Blueprint("people", __name__, url_prefix="/api",
+                        description="Who you are; users, tokens and roles (admins)."))
+
+
+def _admin() -> str:
+    check(principal(), Action.ADMINISTER)
+    return principal().username
+
+
+def _user_body(user: User) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "email": user.email,
+            "is_active": user.is_active, "created_at": user.created_at,
+            "roles": [{"role": a.role, "practice": a.practice} for a in user.assignments]}
+
+
+def _assignment_body(assignment: RoleAssignment) -> dict[str, Any]:
+    return {"id": assignment.id, "user": assignment.user.username, "role": assignment.role,
+            "practice": assignment.practice, "granted_by": assignment.granted_by,
+            "granted_at": assignment.granted_at}
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.response(200, MeSchema)
+    @problems(blp)
+    def get(self) -> Any:
+        """The caller and the roles they hold."""
+        me = principal()
+        return {"username": me.username, "display_name": me.display_name, "is_admin": me.is_admin,
+                "roles": [{"role": role, "practice": practice} for role, practice in sorted(me.grants)]}
+
+
+@blp.route("/users")
+class Users(MethodView):
+    @blp.arguments(PageArgs, location="query")
+    @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADERS)
+    @problems(blp, 403, 422)
+    def get(self, args: dict[str, Any]) -> Any:
+        """All users with their roles (admins)."""
+        _admin()
+        page = page_request(args)
+        with changeflow().database.snapshot() as session:
+            users, total = accounts.list_users(session, offset=page.offset, limit=page.per_page)
+            return paged(Listing([_user_body(user) for user in users], total), page)
+
+    @blp.arguments(UserCreateSchema)
+    @blp.response(201, UserSchema)
+    @problems(blp, 403, 409, 422)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Create a user (admins). Give them roles with POST /api/role-assignments and a token with
+        POST /api/users/{username}/tokens."""
+        _admin()
+        cf = changeflow()
+        with cf.database.transaction() as session:
+            user = accounts.create_user(session, body["username"], now=cf.now(),
+                                        display_name=body["display_name"], email=body["email"])
+            return _user_body(user)
+
+
+@blp.route("/users/<string:username>")
+class UserResource(MethodView):
+    @blp.response(200, UserSchema)
+    @problems(blp, 403, 404)
+    def get(self, username: str) -> Any:
+        """One user with their roles (admins, or the user themselves)."""
+        if principal().username != username:
+            _admin()
+        with changeflow().database.snapshot() as session:
+            return _user_body(accounts.get_user(session, username))
+
+
+@blp.route("/users/<string:username>/tokens")
+class Tokens(MethodView):
+    @blp.arguments(TokenRequestSchema, required=False)
+    @blp.response(201, TokenSchema)
+    @problems(blp, 403, 404, 422)
+    def post(self, body: dict[str, Any], username: str) -> Any:
+        """Issue an API token for a user (admins). The token appears in this response only; store it safely."""
+        _admin()
+        cf = changeflow()
+        with cf.database.transaction() as session:
+            user = accounts.get_user(session, username)
+            row, token = accounts.issue_token(session, user, now=cf.now(), expires_at=(body or {}).get("expires_at"))
+            return {"id": row.id, "token": token, "expires_at": row.expires_at}
+
+
+@blp.route("/tokens/<int:token_id>")
+class Token(MethodView):
+    @blp.response(204)
+    @problems(blp, 403, 404)
+    def delete(self, token_id: int) -> None:
+        """Revoke a token (admins). It stops working at once."""
+        _admin()
+        cf = changeflow()
+        with cf.database.transaction() as session:
+            accounts.revoke_token(session, token_id, now=cf.now())
+
+
+@blp.route("/roles")
+class Roles(MethodView):
+    @blp.response(200, RoleSchema(many=True))
+    @problems(blp)
+    def get(self) -> Any:
+        """The roles there are and what each may do."""
+        return [{"name": role.value, "description": role.description, "per_practice": role is not Role.ADMIN}
+                for role in Role]
+
+
+@blp.route("/role-assignments")
+class RoleAssignments(MethodView):
+    @blp.arguments(RoleAssignmentQuerySchema, location="query")
+    @blp.response(200, RoleAssignmentSchema(many=True))
+    @problems(blp, 422)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Who holds which role in which practice (anyone signed in may read it)."""
+        with changeflow().database.snapshot() as session:
+            rows = accounts.list_assignments(session, username=args.get("user"), role=args.get("role"),
+                                             practice=args.get("practice"))
+            return [_assignment_body(row) for row in rows]
+
+    @blp.arguments(RoleAssignmentCreateSchema)
+    @blp.response(201, RoleAssignmentSchema)
+    @problems(blp, 403, 404, 422)
+    def post(self, body: dict[str, Any]) -> Any:
+        """Give a user a role in a practice, or '*' for all (admins). Granting a held role changes nothing."""
+        admin = _admin()
+        cf = changeflow()
+        with cf.database.transaction() as session:
+            user = accounts.get_user(session, body["user"])
+            practice = body["practice"] if body["role"] != Role.ADMIN else ALL_PRACTICES
+            row = accounts.grant(session, user, body["role"], practice, granted_by=admin, now=cf.now())
+            return _assignment_body(row)
+
+
+@blp.route("/role-assignments/<int:assignment_id>")
+class RoleAssignmentResource(MethodView):
+    @blp.response(204)
+    @problems(blp, 403, 404)
+    def delete(self, assignment_id: int) -> None:
+        """Take a role away (admins)."""
+        _admin()
+        with changeflow().database.transaction() as session:
+            accounts.revoke(session, assignment_id)

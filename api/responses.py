@@ -1,0 +1,44 @@
+"""Helpers every blueprint uses: documented error responses and paginated lists."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.errors import PROBLEM_JSON
+from api.schemas import ProblemSchema
+from engine import Listing, PageRequest
+
+PAGINATION_HEADER = "X-Pagination"
+
+
+def problems(blp: Blueprint, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Document the problem responses a view can give (401 is implied: every view needs a token)."""
+
+    def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
+        for status in sorted({401, *statuses}, reverse=True):
+            view = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
+                                    description=HTTPStatus(status).phrase)(view)
+        return view
+
+    return decorate
+
+
+def page_request(args: dict[str, Any]) -> PageRequest:
+    return PageRequest(args.get("page", 1), args.get("per_page", 20))
+
+
+def paged(listing: Listing, page: PageRequest) -> tuple[list[Any], dict[str, str]]:
+    """The items plus the ``X-Pagination`` header, in flask-smorest's format."""
+    metadata = Blueprint._make_pagination_metadata(page.page, page.per_page, listing.total)
+    return listing.items, {PAGINATION_HEADER: json.dumps(metadata)}
+
+
+PAGINATION_HEADERS = {PAGINATION_HEADER: {
+    "description": "Pagination metadata: total, total_pages, first_page, last_page, page, previous_page, next_page.",
+    "schema": {"type": "string"},
+}}

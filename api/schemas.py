@@ -1,0 +1,320 @@
+"""Request and response bodies (marshmallow), which are also the OpenAPI contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates
+
+from engine import InstanceStatus, TaskStatus
+from engine.states import EventType
+from roles.policy import Role
+
+MAX_PER_PAGE = 200
+
+
+class StrictSchema(Schema):
+    """Unknown fields in a request body are an error (marshmallow's default), never silently dropped."""
+
+
+class ProblemSchema(Schema):
+    """An RFC 7807 problem (``application/problem+json``)."""
+
+    type = fields.String(metadata={"description": "URI of the kind of problem (urn:changeflow:problem:...)."})
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String(metadata={"description": "What went wrong and what to do about it."})
+    instance = fields.String(metadata={"description": "The request path."})
+    errors = fields.Raw(metadata={
+        "description": "Field errors as {field: [messages]}, or BPMN problems as [{element_id, message, line}]."})
+    context = fields.Dict(metadata={"description": "Specifics, such as the conflicting task or its holder."})
+
+
+class PageArgs(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+
+
+# -- people -----------------------------------------------------------------------------------------------
+
+
+class GrantSchema(Schema):
+    role = fields.String()
+    practice = fields.String()
+
+
+class MeSchema(Schema):
+    username = fields.String()
+    display_name = fields.String(allow_none=True)
+    is_admin = fields.Boolean()
+    roles = fields.List(fields.Nested(GrantSchema))
+
+
+class UserSchema(Schema):
+    username = fields.String()
+    display_name = fields.String(allow_none=True)
+    email = fields.String(allow_none=True)
+    is_active = fields.Boolean()
+    created_at = fields.DateTime()
+    roles = fields.List(fields.Nested(GrantSchema))
+
+
+class UserCreateSchema(StrictSchema):
+    username = fields.String(required=True, metadata={"example": "alice"})
+    display_name = fields.String(load_default=None, validate=validate.Length(max=200))
+    email = fields.Email(load_default=None)
+
+
+class TokenRequestSchema(StrictSchema):
+    expires_at = fields.AwareDateTime(load_default=None, metadata={
+        "description": "When the token stops working (ISO 8601 with a timezone); omit for no expiry."})
+
+
+class TokenSchema(Schema):
+    id = fields.Integer()
+    token = fields.String(metadata={"description": "The bearer token. It is shown only in this response."})
+    expires_at = fields.DateTime(allow_none=True)
+
+
+class RoleSchema(Schema):
+    name = fields.String()
+    description = fields.String()
+    per_practice = fields.Boolean(metadata={"description": "False for admin, which is global."})
+
+
+class RoleAssignmentSchema(Schema):
+    id = fields.Integer()
+    user = fields.String()
+    role = fields.String()
+    practice = fields.String()
+    granted_by = fields.String()
+    granted_at = fields.DateTime()
+
+
+class RoleAssignmentCreateSchema(StrictSchema):
+    user = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
+    practice = fields.String(load_default="*", metadata={"description": "A practice such as 'change', or '*'."})
+
+
+class RoleAssignmentQuerySchema(Schema):
+    user = fields.String()
+    role = fields.String()
+    practice = fields.String()
+
+
+# -- process models ---------------------------------------------------------------------------------------
+
+
+class ProcessModelSchema(Schema):
+    key = fields.String()
+    name = fields.String()
+    practice = fields.String()
+    latest_version = fields.Integer(allow_none=True)
+
+
+class VersionSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    process_id = fields.String()
+    sha256 = fields.String()
+    practice = fields.String()
+    deployed_by = fields.String()
+    deployed_at = fields.DateTime()
+    comment = fields.String(allow_none=True)
+    start_role = fields.String(allow_none=True)
+    start_form = fields.String(allow_none=True)
+    forms = fields.List(fields.String())
+
+
+class VersionDetailSchema(VersionSchema):
+    bpmn = fields.String(metadata={"description": "The BPMN 2.0 XML of this version."})
+    decisions = fields.List(fields.String(), metadata={"description": "DMN documents deployed with it."})
+
+
+class DeployRequestSchema(StrictSchema):
+    bpmn = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML."})
+    practice = fields.String(required=True, metadata={"example": "change"})
+    name = fields.String(load_default=None)
+    comment = fields.String(load_default=None)
+    decisions = fields.List(fields.String(), load_default=None, metadata={
+        "description": "DMN documents; omit to keep those of the latest version."})
+    forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict, metadata={
+        "description": "Form definitions by key, overriding the server's forms directory."})
+
+
+class XmlDeployArgs(Schema):
+    """Query parameters when the body is raw BPMN XML (Content-Type: application/xml)."""
+
+    practice = fields.String(load_default=None, metadata={
+        "description": "Required for a new process model; defaults to the model's practice."})
+    name = fields.String(load_default=None)
+    comment = fields.String(load_default=None)
+
+
+class ValidateRequestSchema(DeployRequestSchema):
+    key = fields.String(required=True, metadata={"description": "The process model key to check against."})
+
+
+class DeployResultSchema(Schema):
+    key = fields.String()
+    version = fields.Integer()
+    sha256 = fields.String()
+    practice = fields.String()
+    created = fields.Boolean(metadata={"description": "False when identical content was already deployed."})
+
+
+class ValidationReportSchema(Schema):
+    valid = fields.Boolean()
+    process_id = fields.String()
+    name = fields.String()
+    sha256 = fields.String()
+    forms = fields.List(fields.String())
+    start_role = fields.String(allow_none=True)
+    user_tasks = fields.List(fields.Dict())
+
+
+# -- tasks ------------------------------------------------------------------------------------------------
+
+
+class TaskSchema(Schema):
+    id = fields.String()
+    instance_id = fields.Integer()
+    business_key = fields.String()
+    process = fields.String()
+    element_id = fields.String()
+    title = fields.String()
+    role = fields.String()
+    practice = fields.String()
+    state = fields.Enum(TaskStatus, by_value=True)
+    assignee = fields.String(allow_none=True)
+    due_at = fields.DateTime(allow_none=True)
+    form_key = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    completed_by = fields.String(allow_none=True)
+    completed_at = fields.DateTime(allow_none=True)
+
+
+class FormSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    schema = fields.Dict(metadata={"description": "JSON Schema (draft 2020-12) of the data to submit."})
+
+
+class TaskDetailSchema(TaskSchema):
+    instructions = fields.String(allow_none=True)
+    separation_of_duties = fields.List(fields.String())
+    form = fields.Nested(FormSchema, allow_none=True)
+    data = fields.Dict(metadata={"description": "The process data the task shows."})
+    instance_status = fields.Enum(InstanceStatus, by_value=True)
+    requester = fields.String()
+
+
+class TaskQueryArgs(PageArgs):
+    scope = fields.String(load_default="actionable", validate=validate.OneOf(["actionable", "all"]), metadata={
+        "description": "'actionable' (default): tasks you can work on now. 'all': every task you may see."})
+    process = fields.String()
+    instance = fields.Integer()
+    role = fields.String(validate=validate.OneOf([r.value for r in Role if r is not Role.ADMIN]))
+    assignee = fields.String(metadata={"description": "'me', 'none' or a username."})
+    state = fields.Enum(TaskStatus, by_value=True, metadata={"description": "Default: open."})
+
+
+class CompleteRequestSchema(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "The form's fields; the task's form JSON Schema says which."})
+
+
+class AssignRequestSchema(StrictSchema):
+    user = fields.String(required=True)
+
+
+class CompletionInstanceSchema(Schema):
+    id = fields.Integer()
+    business_key = fields.String()
+    status = fields.Enum(InstanceStatus, by_value=True)
+
+
+class CompletionSchema(Schema):
+    instance = fields.Nested(CompletionInstanceSchema)
+    next_tasks = fields.List(fields.Nested(TaskSchema))
+
+
+# -- instances --------------------------------------------------------------------------------------------
+
+
+class IncidentSchema(Schema):
+    id = fields.Integer()
+    task_id = fields.String(allow_none=True)
+    element_id = fields.String(allow_none=True)
+    error_type = fields.String()
+    message = fields.String()
+    line = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class InstanceSchema(Schema):
+    id = fields.Integer()
+    business_key = fields.String()
+    process = fields.String()
+    version = fields.Integer()
+    practice = fields.String()
+    status = fields.Enum(InstanceStatus, by_value=True)
+    data = fields.Dict()
+    tasks = fields.List(fields.Nested(TaskSchema), metadata={"description": "Open (or suspended) tasks."})
+    started_by = fields.String()
+    started_at = fields.DateTime()
+    ended_at = fields.DateTime(allow_none=True)
+    next_timer_at = fields.DateTime(allow_none=True)
+    incident = fields.Nested(IncidentSchema, allow_none=True)
+
+
+class StartRequestSchema(StrictSchema):
+    process = fields.String(required=True, metadata={"example": "normal_change"})
+    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Initial data; validated against the start event's form when it has one."})
+
+
+class InstanceQueryArgs(PageArgs):
+    process = fields.String()
+    status = fields.Enum(InstanceStatus, by_value=True)
+    started_by = fields.String()
+    business_key = fields.String()
+
+
+class ReasonSchema(StrictSchema):
+    reason = fields.String(load_default=None, validate=validate.Length(max=2000))
+
+
+class RetryRequestSchema(StrictSchema):
+    data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Corrections merged into the failed task's data before it runs again."})
+
+
+class EventSchema(Schema):
+    id = fields.Integer()
+    at = fields.DateTime()
+    actor = fields.String()
+    type = fields.Enum(EventType, by_value=True)
+    instance_id = fields.Integer(allow_none=True)
+    task_id = fields.String(allow_none=True)
+    data = fields.Dict()
+
+
+class MessageRequestSchema(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1))
+    correlation_keys = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}."})
+    payload = fields.Dict(keys=fields.String(), load_default=dict)
+
+    @validates("correlation_keys")
+    def _scalar_keys(self, value: dict[str, Any], **_: Any) -> None:
+        for name, key in value.items():
+            if isinstance(key, (dict, list)):
+                raise ValidationError(f"'{name}' must be a single value.")
+
+
+class HealthSchema(Schema):
+    status = fields.String()
+    database = fields.String()

@@ -1,0 +1,143 @@
+"""Human tasks: the task list, a task with its form, and claiming, assigning and completing."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from api.auth import protect
+from api.extension import changeflow, principal
+from api.responses import PAGINATION_HEADERS, page_request, paged, problems
+from api.schemas import (
+    AssignRequestSchema,
+    CompleteRequestSchema,
+    CompletionSchema,
+    TaskDetailSchema,
+    TaskQueryArgs,
+    TaskSchema,
+)
+from engine import AssignTask, ClaimTask, CompleteTask, InvalidInput, TaskQuery, TaskStatus, UnclaimTask
+from engine.views import AssigneeFacts
+from roles import accounts
+from roles.errors import InvalidValue
+from roles.policy import Action, Principal, authorizer, check
+
+blp = protect(Blueprint("tasks", __name__, url_prefix="/api/tasks",
+                        description="Human tasks: what people work on."))
+
+
+@blp.route("")
+class Tasks(MethodView):
+    @blp.arguments(TaskQueryArgs, location="query")
+    @blp.response(200, TaskSchema(many=True), headers=PAGINATION_HEADERS)
+    @problems(blp, 422)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Your task list.
+
+        By default (`scope=actionable`): the open tasks you can work on now, in the roles you hold, that
+        are unassigned or assigned to you and that no separation-of-duties rule bars you from. With
+        `scope=all`: every task in the practices where you hold a role (pass `state` to see completed or
+        cancelled ones). The filters narrow either scope.
+        """
+        page = page_request(args)
+        return paged(changeflow().engine.list_tasks(task_query(principal(), args), page), page)
+
+
+@blp.route("/<string:task_id>")
+class Task(MethodView):
+    @blp.response(200, TaskDetailSchema)
+    @problems(blp, 404)
+    def get(self, task_id: str) -> Any:
+        """A task with its form as JSON Schema (pre-filled from the process data) and the data it shows."""
+        detail = changeflow().engine.task_detail(task_id)
+        check(principal(), Action.VIEW_TASK, detail.task)
+        return {**asdict(detail.task), "form": detail.form, "data": detail.data,
+                "instance_status": detail.instance_status, "requester": detail.requester}
+
+
+@blp.route("/<string:task_id>/claim")
+class Claim(MethodView):
+    @blp.response(200, TaskSchema)
+    @problems(blp, 403, 404, 409)
+    def post(self, task_id: str) -> Any:
+        """Take a task. Claiming a task you already hold changes nothing; one held by someone else is a 409."""
+        return _run(ClaimTask(task_id), Action.CLAIM)
+
+
+@blp.route("/<string:task_id>/unclaim")
+class Unclaim(MethodView):
+    @blp.response(200, TaskSchema)
+    @problems(blp, 403, 404, 409)
+    def post(self, task_id: str) -> Any:
+        """Give a task back to its queue (its holder, or a manager, owner or admin)."""
+        return _run(UnclaimTask(task_id), Action.UNCLAIM)
+
+
+@blp.route("/<string:task_id>/assign")
+class Assign(MethodView):
+    @blp.arguments(AssignRequestSchema)
+    @blp.response(200, TaskSchema)
+    @problems(blp, 403, 404, 409, 422)
+    def post(self, body: dict[str, Any], task_id: str) -> Any:
+        """Assign a task to a user who holds its role (managers, owners, admins)."""
+        assignee = _principal_of(body["user"])
+        caller = principal()
+
+        def authorize(facts: Any) -> None:
+            if isinstance(facts, AssigneeFacts):
+                check(assignee, Action.WORK_ON, facts)
+            else:
+                check(caller, Action.ASSIGN, facts)
+
+        return changeflow().engine.run(AssignTask(task_id, assignee=assignee.username),
+                                       actor=caller.username, authorize=authorize)
+
+
+@blp.route("/<string:task_id>/complete")
+class Complete(MethodView):
+    @blp.arguments(CompleteRequestSchema)
+    @blp.response(200, CompletionSchema)
+    @problems(blp, 403, 404, 409, 422)
+    def post(self, body: dict[str, Any], task_id: str) -> Any:
+        """Complete a task with its form data; the answer gives the instance's status and its next tasks.
+
+        The holder may complete it, or anyone in its role while it is unclaimed. The data is validated
+        against the task's form: field errors are a 422 and change nothing.
+        """
+        return _run(CompleteTask(task_id, data=body["data"]), Action.COMPLETE)
+
+
+def _run(command: Any, action: Action) -> Any:
+    return changeflow().engine.run(command, actor=principal().username,
+                                   authorize=authorizer(principal(), action))
+
+
+def _principal_of(username: str) -> Principal:
+    with changeflow().database.snapshot() as session:
+        user = accounts.find_user(session, username)
+        if user is None or not user.is_active:
+            raise InvalidValue(f"There is no active user '{username}'.", field="user")
+        return accounts.principal_of(user)
+
+
+def task_query(caller: Principal, args: dict[str, Any]) -> TaskQuery:
+    """Translate the list's query parameters into a store query for this caller."""
+    state = args.get("state")
+    assignee = args.get("assignee")
+    filters: dict[str, Any] = {
+        "process_key": args.get("process"),
+        "instance_id": args.get("instance"),
+        "role": args.get("role"),
+        "unassigned": assignee == "none",
+        "assignee": caller.username if assignee == "me" else (None if assignee in (None, "none") else assignee),
+    }
+    if args["scope"] == "actionable":
+        if state not in (None, TaskStatus.OPEN):
+            raise InvalidInput("Only open tasks can be worked on.",
+                               errors={"state": [f"Use scope=all to list {state.value} tasks."]})
+        return TaskQuery(statuses=(TaskStatus.OPEN,), queues=caller.queues(), workable_by=caller.username,
+                         **filters)
+    return TaskQuery(statuses=(state or TaskStatus.OPEN,), practices=caller.visible_practices(), **filters)

@@ -1,0 +1,100 @@
+"""Changeflow's application factory. ``python app.py`` runs the embedded server on SQLite.
+
+It applies the migrations, deploys the processes in ``bpmn/``, creates demo users on an empty database
+(and prints their tokens), fires due timers in a background thread, and serves the API on port 5000.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+import api
+import migrations
+from api import cli
+from api.extension import EXTENSION, Changeflow
+from engine import SYSTEM_ACTOR, Database, Engine
+from engine.catalog import deploy_folder
+from engine.worker import TimerThread
+from forms import load_form_directory
+from roles import accounts
+from roles.demo import create_demo_users
+from roles.policy import role_for_lane
+
+ROOT = Path(__file__).resolve().parent
+log = logging.getLogger("changeflow")
+
+
+def _env_flag(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``test_config`` overrides settings (tests pass a database URL and a fake clock)."""
+    app = Flask(__name__, instance_path=str(ROOT / "instance"))
+    app.config.from_mapping(
+        CHANGEFLOW_DATABASE_URL=os.environ.get("CHANGEFLOW_DATABASE_URL",
+                                               f"sqlite:///{ROOT / 'instance' / 'changeflow.db'}"),
+        SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or secrets.token_hex(32),
+        CHANGEFLOW_LOG_LEVEL=os.environ.get("CHANGEFLOW_LOG_LEVEL", "INFO"),
+        CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", True),
+        CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", True),
+        CHANGEFLOW_DEMO_USERS=_env_flag("CHANGEFLOW_DEMO_USERS", True),
+        CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", True),
+        CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),
+        CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
+        CHANGEFLOW_CLOCK=None,
+        MAX_CONTENT_LENGTH=5 * 1024 * 1024,
+    )
+    if test_config:
+        app.config.update(test_config)
+    logging.basicConfig(level=app.config["CHANGEFLOW_LOG_LEVEL"],
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    url = app.config["CHANGEFLOW_DATABASE_URL"]
+    database = Database(url)  # first: it creates the SQLite file's folder
+    if app.config["CHANGEFLOW_MIGRATE"]:
+        migrations.upgrade(url)
+    forms = load_form_directory(ROOT / "forms" / "definitions")
+    engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
+                    find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"])
+    app.extensions[EXTENSION] = Changeflow(database, engine)
+    api.init_app(app)
+    cli.init_app(app)
+
+    if app.config["CHANGEFLOW_DEPLOY_BPMN"]:
+        for outcome in deploy_folder(engine, ROOT / "bpmn", actor=SYSTEM_ACTOR):
+            if outcome.created:
+                log.info("deployed %s version %d", outcome.key, outcome.version)
+    if app.config["CHANGEFLOW_DEMO_USERS"]:
+        _create_demo_users(app, database, engine)
+    if app.config["CHANGEFLOW_TIMER_THREAD"]:
+        TimerThread(engine, interval=app.config["CHANGEFLOW_TIMER_INTERVAL"]).start()
+    return app
+
+
+def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
+    """On an empty database, create demo users and print their tokens (the only time they are shown)."""
+    with database.transaction() as session:
+        if accounts.count_users(session) > 0:
+            return
+        demo = create_demo_users(session, now=engine.clock.now())
+    lines = ["", "Changeflow demo users (tokens are shown once; keep them):"]
+    lines += [f"  {user.username:<24} {', '.join(f'{r}:{p}' for r, p in user.grants):<24} {user.token}"
+              for user in demo]
+    lines.append("")
+    print("\n".join(lines), flush=True)
+
+
+if __name__ == "__main__":
+    host = os.environ.get("CHANGEFLOW_HOST", "127.0.0.1")
+    port = int(os.environ.get("CHANGEFLOW_PORT", "5000"))
+    application = create_app()
+    print(f"Changeflow is serving on http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
+    application.run(host=host, port=port, threaded=True)
