@@ -32,6 +32,13 @@ POSTGRES_ENV = "CHANGEFLOW_TEST_POSTGRES_URL"
 TABLES = [table.name for metadata in (engine_metadata, roles_metadata) for table in metadata.sorted_tables]
 
 
+def _skip_postgres(why: str) -> None:
+    """Skip with a clear message, except where PostgreSQL is required (CI sets CHANGEFLOW_REQUIRE_POSTGRES)."""
+    if os.environ.get("CHANGEFLOW_REQUIRE_POSTGRES"):
+        pytest.fail(f"PostgreSQL is required here but unusable: {why}")
+    pytest.skip(f"PostgreSQL tests skipped: {why}")
+
+
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("template") / "changeflow.db"
@@ -43,7 +50,7 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def postgres_session_url() -> Iterator[str]:
     base = os.environ.get(POSTGRES_ENV)
     if not base:
-        pytest.skip(f"PostgreSQL tests skipped: set {POSTGRES_ENV} (make test sets it to the local server).")
+        _skip_postgres(f"set {POSTGRES_ENV} (make test sets it to the local server)")
     admin_url = make_url(base)
     name = f"changeflow_test_{uuid.uuid4().hex[:10]}"
     try:
@@ -51,7 +58,7 @@ def postgres_session_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as error:  # noqa: BLE001 - any failure to reach the server means "skip"
-        pytest.skip(f"PostgreSQL tests skipped: cannot use {admin_url.render_as_string()}: {error}")
+        _skip_postgres(f"cannot use {admin_url.render_as_string()}: {error}")
     url = admin_url.set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url

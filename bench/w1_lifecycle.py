@@ -1,0 +1,91 @@
+"""W1, lifecycle throughput: start -> Approve -> Implement -> end, through the HTTP API.
+
+One sequential keep-alive client does, per instance: start, list my tasks, get the task with its form,
+complete; then list, get and complete the second task. One gunicorn worker process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+from bench.common import (
+    Client,
+    Server,
+    create_user,
+    deploy_workload,
+    fresh_postgres,
+    fresh_sqlite,
+    postgres_size,
+    progress,
+    sqlite_size,
+    summary,
+)
+
+PROCESS = "w1_lifecycle"
+
+
+def run_instances(client: Client, count: int) -> float:
+    """Drive ``count`` instances to completion; return the wall time in seconds."""
+    started = time.perf_counter()
+    for number in range(count):
+        instance = client.ok("start", "POST", "/api/instances", {"process": PROCESS, "data": {"n": number}})
+        for step, data in (("approve", {"approved": True, "comment": "looks fine"}),
+                           ("implement", {"outcome": "done", "notes": "went well"})):
+            tasks = client.ok("list", "GET", f"/api/tasks?process={PROCESS}&per_page=5")
+            task = next(t for t in tasks if t["instance_id"] == instance["id"] and t["element_id"] == step)
+            detail = client.ok("get", "GET", f"/api/tasks/{task['id']}")
+            if detail["form"] is None:
+                raise RuntimeError("the task has no form")
+            client.ok("complete", "POST", f"/api/tasks/{task['id']}/complete", {"data": data})
+    return time.perf_counter() - started
+
+
+def measure(database_url: str, sizes: list[int], *, size_of: Any) -> dict[str, Any]:
+    token = create_user(database_url, "bench", "owner:bench", "manager:bench", "practitioner:bench")
+    server = Server(database_url, workers=1, threads=4)
+    results: dict[str, Any] = {}
+    try:
+        client = Client(server.port, token)
+        deploy_workload(client, PROCESS, "w1_two_tasks.bpmn")
+        run_instances(client, 10)  # warm up: caches, connection pool, code paths
+        for count in sizes:
+            client.timings.clear()
+            before = size_of(database_url)
+            elapsed = run_instances(client, count)
+            growth = (size_of(database_url) - before) / count
+            results[f"N={count}"] = {
+                "instances_per_s": count / elapsed,
+                "ms_per_instance": elapsed / count * 1000,
+                "requests": {label: summary(samples) for label, samples in client.timings.items()},
+                "db_growth_bytes_per_instance": round(growth),
+            }
+            progress(f"  N={count}: {count / elapsed:.1f} instances/s, complete median "
+                     f"{results[f'N={count}']['requests']['complete']['median_ms']:.2f} ms")
+        results["peak_rss_mb"] = server.peak_rss_mb()
+        results["http_statuses"] = dict(client.statuses)
+        client.close()
+    finally:
+        server.stop()
+    return results
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="50,200")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    args = parser.parse_args(argv)
+    sizes = [int(size) for size in args.sizes.split(",")]
+    progress("W1 on SQLite")
+    results = {"sqlite": measure(fresh_sqlite("w1"), sizes, size_of=sqlite_size)}
+    if args.postgres:
+        progress("W1 on PostgreSQL")
+        with fresh_postgres("w1") as url:
+            results["postgresql"] = measure(url, sizes, size_of=postgres_size)
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(), indent=2))
