@@ -283,7 +283,9 @@ class RetryInstance:
         execution.event(EventType.RETRIED, task_id=incident_task, data=json_ready(dict(self.data)),
                         incident=incident.id if incident is not None else None)
         execution.instance.status = InstanceStatus.RUNNING
-        failure = execution.run.retry(incident_task, json_ready(dict(self.data)))
+        row = ctx.store.get_task(incident_task) if incident_task is not None else None
+        failure = execution.run.retry(incident_task, json_ready(dict(self.data)),
+                                      completed_by_person=row is not None and row.status is TaskStatus.COMPLETED)
         execution.save(failure)
         return execution.view()
 

@@ -34,4 +34,4 @@ class CommandContext:
     def script_engine(self, business_key: str) -> ScriptEngine:
         """A script engine for one instance, whose service tasks run inside this command."""
         services = ServiceContext(self.store, business_key=business_key, actor=self.actor, now=self.now)
-        return ScriptEngine(self.engine.sandbox, self.engine.services, services)
+        return ScriptEngine(self.engine.sandbox, self.engine.services, services, now=self.now)

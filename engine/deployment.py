@@ -7,8 +7,10 @@ roles, forms exist, scripts compile in the sandbox, timers parse, services exist
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +40,10 @@ NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+# Bare names shaped like ISO 8601 (PT5X, R3/PT1Q) are typos of a timer literal, not process variables.
+_LOOKS_ISO = re.compile(r"^(R\d*/.*|PT?\d[\dA-Z.,]*)$")
+_ISO_EXAMPLES = {"timeDuration": "for example PT4H or P2D", "timeDate": "for example 2026-12-01T09:00:00Z",
+                 "timeCycle": "for example R3/PT1H"}
 FormLookup = Callable[[str], "FormDefinition | None"]
 
 
@@ -212,9 +218,14 @@ class _Checker:
                 continue
             literal = literal_text(text)
             if literal is None:
-                for line, message in compile_problems(text, mode="eval"):
+                problems = compile_problems(text, mode="eval")
+                for line, message in problems:
                     self.problem(f"The timer's {kind} is neither ISO 8601 nor a valid expression: {message}",
                                  event_id, _source_line(child.sourceline, line))
+                if not problems and (_is_constant(text) or _LOOKS_ISO.match(text.upper())):
+                    # A constant (or a bare name shaped like one) can only be meant as ISO text, and is not.
+                    self.problem(f"The timer's {kind} '{text}' does not parse as ISO 8601 "
+                                 f"({_ISO_EXAMPLES[kind]}).", event_id, child.sourceline)
                 continue
             try:
                 if kind == "timeDuration":
@@ -303,6 +314,14 @@ def _code_in(document: Any) -> Iterator[tuple[str | None, str, str, str, int | N
         yield _owner_id(node), node.text or "", "eval", "correlation expression", node.sourceline
     for node in document.xpath("//spiffworkflow:parameter[@value]", namespaces=NS):
         yield _owner_id(node), node.get("value"), "eval", f"service parameter '{node.get('id')}'", node.sourceline
+
+
+def _is_constant(expression: str) -> bool:
+    try:
+        ast.literal_eval(expression)
+    except Exception:  # noqa: BLE001 - anything literal_eval refuses is not a constant
+        return False
+    return True
 
 
 def _owner_id(node: Any) -> str | None:

@@ -13,6 +13,7 @@ from typing import Any
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import flag_modified
 
 from engine.context import CommandContext
 from engine.errors import Conflict, NotFound
@@ -93,6 +94,8 @@ class Execution:
     def touch(self) -> None:
         """Mark the instance changed (bumps its revision) for commands that change only its tasks."""
         self.instance.updated_at = self.ctx.now
+        # Setting the same time again is no change to SQLAlchemy, and no UPDATE would bump the revision.
+        flag_modified(self.instance, "updated_at")
 
     # -- saving ------------------------------------------------------------------------------------
 
@@ -109,7 +112,7 @@ class Execution:
         row.state = self.ctx.engine.codec.dumps(run.workflow)
         row.data = run.data()
         row.status = status
-        row.updated_at = now
+        self.touch()
         row.next_timer_at = run.next_timer_at() if status.is_active else None
         if status.is_final and row.ended_at is None:
             row.ended_at = now

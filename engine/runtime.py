@@ -16,6 +16,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
@@ -61,6 +62,7 @@ class Run:
         self.workflow = workflow
         self.bundle = bundle
         self.steps: list[str] = []  # element ids of the automatic tasks run, in order
+        self._final_data: dict[str, Any] | None = None  # the data as it was when the instance was cancelled
 
     # -- moving on ---------------------------------------------------------------------------------
 
@@ -78,7 +80,28 @@ class Run:
             if task.depth > COMPACT_DEPTH:
                 compact(self.workflow)
 
-        return self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=after_step))
+        while True:
+            budget_before = budget[0]
+            incident = self._guard(lambda: self.workflow.do_engine_steps(did_complete_task=after_step))
+            stranded = self._stranded()
+            if incident is not None or not stranded:
+                return incident
+            if budget[0] == budget_before:
+                break  # a round that ran nothing will not do better next time
+            # Left ready: a timer that fell due in the library's last refresh (a worker catching up on a
+            # cycle), or tasks beyond the library's iterator depth limit (1000), which a shallower tree
+            # lets the next round see.
+            compact(self.workflow)
+        return IncidentInfo(
+            task_id=str(stranded[0].id), element_id=stranded[0].task_spec.bpmn_id, error_type="Stalled",
+            message="SpiffWorkflow left this task ready without running it (its task tree is too deep to "
+                    "walk); the instance would otherwise wait forever.", line=None,
+        )
+
+    def _stranded(self) -> list[Any]:
+        """Automatic tasks left ready after the engine steps: the library did not see them."""
+        return [task for task in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED)
+                if not task.task_spec.manual]
 
     def complete_task(self, task_id: str, data: dict[str, Any]) -> IncidentInfo | None:
         """Complete a ready user task with validated form data, then run on."""
@@ -89,24 +112,45 @@ class Run:
     def fire_timers(self) -> tuple[list[str], IncidentInfo | None]:
         """Let every due timer fire and run on; return the element ids of the timers that fired."""
         before = {task.id: (task, repr(task._get_internal_data("event_value"))) for task in self._waiting_timers()}
-        # A timer that fires only becomes ready; the engine steps after it move the process on.
-        incident = self._guard(self.workflow.refresh_timers) or self.advance()
+        # A timer that fires only becomes ready; the engine steps after it move the process on. Running
+        # the timer's task resets its internal data, so what fired is read before the steps.
+        incident = self._guard(self.workflow.refresh_timers)
         fired = [task.task_spec.bpmn_id for task, value in before.values()
                  if task._get_internal_data("event_fired", False)
                  or repr(task._get_internal_data("event_value")) != value]
-        return fired, incident
+        return fired, incident or self.advance()
 
-    def retry(self, task_id: str | None, data: dict[str, Any]) -> IncidentInfo | None:
-        """Run the failed task again, after merging corrected data into it."""
+    def retry(self, task_id: str | None, data: dict[str, Any], *, completed_by_person: bool = False
+              ) -> IncidentInfo | None:
+        """Run the failed task again, after merging corrected data into it.
+
+        ``completed_by_person``: the task is a user task a person completed before it failed (in its
+        post-script), so the retry completes it again instead of reopening it.
+        """
         task = self._task(task_id)
-        if task is not None and task.has_state(TaskState.ERROR | TaskState.COMPLETED):
-            corrected = {**task.data, **data}
-            self.workflow.reset_from_task_id(task.id, data=corrected)
-        elif task is not None:
-            task.data.update(data)
-        return self.advance()
+        if task is None or task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            if task is not None:
+                task.data.update(data)
+            return self.advance()
+        # In ERROR (a script failed), COMPLETED (its post-script failed) or still FUTURE (an event whose
+        # timer expression failed while it was being readied): reset it, which readies it again.
+
+        def rerun() -> None:
+            before = dict(task.data)  # includes what a person submitted, which the reset would drop
+            if task.parent is not None:
+                # The reset re-inherits the parent's data, parent values winning, and a pre-script runs
+                # during the reset: only corrections made on the parent reach it.
+                task.parent.data.update(data)
+            self.workflow.reset_from_task_id(task.id)
+            task.data.update({**before, **data})
+            if completed_by_person and task.has_state(TaskState.READY):
+                task.run()
+
+        return self._guard(rerun) or self.advance()
 
     def cancel(self) -> None:
+        # Cancelling finishes every branch whose data ``data()`` reads, so keep what people last saw.
+        self._final_data = self.data()
         self.workflow.cancel()
 
     def compact(self) -> int:
@@ -133,7 +177,7 @@ class Run:
             task_id=str(task.id) if task is not None else None,
             element_id=(task.task_spec.bpmn_id if task is not None else element_id),
             error_type=error_type,
-            message=str(error),
+            message=_message(error),
             line=line or None,
         )
 
@@ -213,18 +257,30 @@ class Run:
 
     def data(self) -> dict[str, Any]:
         """The process data as people see it: the latest values along every live branch."""
-        if self.workflow.is_completed():
+        if self._final_data is not None:
+            return self._final_data
+        if self.is_finished():
             merged = dict(self.workflow.data)
         else:
             merged = {}
             live = [task for task in self.workflow.tasks.values()
                     if task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED | TaskState.ERROR)]
             for task in sorted(live, key=lambda t: t.last_state_change):
-                merged.update(task.data)
+                # A join waiting for other branches has not taken its branch's data yet; its parent holds it.
+                waiting_join = isinstance(task.task_spec, UnstructuredJoin) and task.has_state(TaskState.WAITING)
+                merged.update(task.parent.data if waiting_join and task.parent is not None else task.data)
             if not live and self.workflow.last_task is not None:
                 merged.update(self.workflow.last_task.data)
         merged.pop("data_objects", None)
         return json_ready(merged)
+
+
+def _message(error: Exception) -> str:
+    """The error's text and notes. SpiffWorkflow's own ``str()`` fails when a note is None, which it adds
+    for NameErrors it cannot suggest a name for (``UnboundLocalError``, ``__build_class__ not found``)."""
+    notes = [str(note) for note in getattr(error, "notes", None) or [] if note and str(note).strip()]
+    head = str(error.args[0]) if error.args else type(error).__name__
+    return ". ".join([head, *(note.strip() for note in notes)])
 
 
 def canonical_json(values: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ leave JSON-like values behind in the task data.
 
 from __future__ import annotations
 
+import ast
 import copy
 import math
 import operator
@@ -134,6 +135,10 @@ def compile_problems(source: str, *, mode: str) -> list[tuple[int | None, str]]:
     for error in result.errors:
         match = _LINE_PREFIX.match(error)
         problems.append((int(match.group(1)), error[match.end():]) if match else (None, error))
+    if not problems and mode == "exec":
+        # RestrictedPython compiles classes, but they cannot run here; say so at deploy, at their line.
+        problems = [(node.lineno, "class definitions are not allowed in scripts")
+                    for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)]
     return problems
 
 
@@ -220,7 +225,9 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     def _harvest(self, scope: dict[str, Any], external_context: Mapping[str, Any]) -> dict[str, Any]:
         result = {}
         for name, value in scope.items():
-            if name.startswith("_") or value is self.globals.get(name) or name in external_context:
+            if name.startswith("_") or name in external_context:
+                continue
+            if name in self.globals and value is self.globals[name]:  # a helper, not data (None is data)
                 continue
             if callable(value):
                 continue  # functions a script defines for itself are not data

@@ -31,18 +31,30 @@ class ScriptEngine(PythonScriptEngine):
     """Runs everything in the sandbox and routes service tasks to registered Python functions."""
 
     def __init__(self, environment: SandboxEnvironment, services: ServiceRegistry | None = None,
-                 service_context: ServiceContext | None = None) -> None:
+                 service_context: ServiceContext | None = None, now: datetime | None = None) -> None:
         super().__init__(environment)
         self.services = services
         self.service_context = service_context
+        # The command's time: timers, scripts and audit events of one command agree on "now", including
+        # when the timer worker fires timers due by a moment it was given.
+        self._now = now
 
     def now(self) -> datetime:
-        """The engine's clock; the clocked timers ask for it."""
-        return self.environment.now()
+        """The command's time (else the engine's clock); the clocked timers ask for it."""
+        return self._now if self._now is not None else self.environment.now()
+
+    def _context(self, external_context: dict | None) -> dict:
+        if self._now is None:
+            return external_context or {}
+        moment = self._now
+        return {"now": lambda: moment, "today": lambda: moment.date(), **(external_context or {})}
+
+    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
+        return super().execute(task, script, self._context(external_context))
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, external_context)
+            return self.environment.evaluate(expression, task.data, self._context(external_context))
         except SpiffWorkflowException as error:
             error.add_note(f"Error evaluating expression '{expression}'")
             raise

@@ -240,9 +240,14 @@ class Store:
         return self.session.scalars(statement).first()
 
     def add_exclusions(self, task_id: str, reasons: dict[str, str]) -> None:
+        """Bar these users from the task (a user already barred keeps the first reason)."""
+        # Rows added earlier in this transaction are not flushed yet, and ``session.get`` does not see them.
+        pending = {(row.task_id, row.username) for row in self.session.new if isinstance(row, TaskExclusion)}
         for username, reason in reasons.items():
-            if self.session.get(TaskExclusion, (task_id, username)) is None:
-                self.session.add(TaskExclusion(task_id=task_id, username=username, reason=reason))
+            if (task_id, username) in pending or self.session.get(TaskExclusion, (task_id, username)) is not None:
+                continue
+            self.session.add(TaskExclusion(task_id=task_id, username=username, reason=reason))
+            pending.add((task_id, username))
 
     def set_task_status(self, instance_id: int, status: TaskStatus) -> None:
         """Suspend or reopen all live tasks of an instance."""
