@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -182,7 +182,7 @@ class StartInstance:
                    else store.latest_version(model.id))
         if version is None:
             raise NotFound(f"The process '{self.process}' has no version {self.version or ''}".rstrip() + ".")
-        bundle: ProcessBundle = ctx.engine.specs.get(version)
+        bundle: ProcessBundle = ctx.engine.bundle(store, version.id)
         ctx.authorize(ProcessFacts(model.key, model.practice, bundle.start_role))
         if bundle.start_form_key:
             data = validate_form(bundle.form(bundle.start_form_key), dict(self.data), what="The start event")
@@ -212,7 +212,7 @@ class SuspendInstance:
     reason: str | None = None
 
     def execute(self, ctx: CommandContext) -> InstanceView:
-        execution = Execution.lock(ctx, self.instance_id)
+        execution = Execution.lock(ctx, self.instance_id, with_state=False)
         ctx.authorize(execution.facts())
         if execution.instance.status is InstanceStatus.SUSPENDED:
             return execution.view()  # already where the caller wants it
@@ -296,13 +296,14 @@ class RetryInstance:
 @dataclass(frozen=True)
 class _TaskCommand:
     task_id: str
+    runs_workflow: ClassVar[bool] = False  # only completing moves the process; the rest change rows only
 
     def _load(self, ctx: CommandContext) -> tuple[Execution, Any]:
         row = ctx.store.get_task(self.task_id)
         if row is None:
             raise NotFound(f"Task {self.task_id} does not exist.")
-        execution = Execution.lock(ctx, row.instance_id)
-        row = execution.task_row(self.task_id)
+        execution = Execution.lock(ctx, row.instance_id, with_state=self.runs_workflow)
+        row = execution.task_row(self.task_id, row)
         ctx.authorize(execution.task_facts(row))
         return execution, row
 
@@ -375,6 +376,8 @@ class AssignTask(_TaskCommand):
 class CompleteTask(_TaskCommand):
     """Complete a task with the data of its form, and run the process on to its next wait."""
 
+    runs_workflow: ClassVar[bool] = True
+
     data: Mapping[str, Any] | None = None
 
     def execute(self, ctx: CommandContext) -> CompletionView:
@@ -391,6 +394,7 @@ class CompleteTask(_TaskCommand):
         row.status, row.completed_by, row.completed_at = TaskStatus.COMPLETED, ctx.actor, ctx.now
         row.assignee = row.assignee or ctx.actor
         execution.completed_elements.append((row.element_id, ctx.actor))
+        execution.closed_tasks.append((row.id, bool(row.separation)))
         execution.event(EventType.COMPLETED, task_id=row.id, element_id=row.element_id, data=data)
         incident = run.complete_task(row.id, data)
         execution.save(incident)
@@ -412,11 +416,9 @@ class FireTimers:
         row = execution.instance
         if not row.status.is_active or row.next_timer_at is None or row.next_timer_at > ctx.now:
             return []  # another worker fired it first, or it was suspended meanwhile
-        fired, incident = execution.run.fire_timers()
-        for element_id in fired:
-            execution.event(EventType.TIMER_FIRED, element_id=element_id)
+        incident = execution.run.fire_timers()
         execution.save(incident)
-        return fired
+        return list(execution.run.fired_timers)
 
 
 @dataclass(frozen=True)

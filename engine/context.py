@@ -14,6 +14,8 @@ from engine.store import Store
 if TYPE_CHECKING:
     from engine.executor import Engine
 
+SYSTEM_ACTOR = "system"  # the actor of what no person did: timers, the worker, start-up deploys
+
 Authorizer = Callable[[Any], None]
 """Called with the facts of the resource a command acts on; raises to refuse (the API supplies it)."""
 

@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
-from engine.context import CommandContext
+from engine.context import SYSTEM_ACTOR, CommandContext
 from engine.errors import Conflict, NotFound
 from engine.models import HumanTask, Incident, ProcessInstance
 from engine.runtime import IncidentInfo, ReadyTask, Run
@@ -35,17 +35,19 @@ class Execution:
         self.bundle = bundle
         self._run = run
         self.completed_elements: list[tuple[str, str]] = []  # (element id, completer) in this command
+        self.closed_tasks: list[tuple[str, bool]] = []  # (task id, has duty rules) completed in this command
+        self._live: list[HumanTask] | None = None  # the live task rows, once this command has synced them
 
     # -- loading -----------------------------------------------------------------------------------
 
     @classmethod
-    def lock(cls, ctx: CommandContext, instance_id: int) -> Execution:
-        """Lock the instance's row for this transaction; the workflow is loaded only when needed."""
-        instance = ctx.store.get_instance(instance_id, lock=True)
+    def lock(cls, ctx: CommandContext, instance_id: int, *, with_state: bool = True) -> Execution:
+        """Lock the instance's row for this transaction. The workflow is deserialized only when needed;
+        commands that never need it (claims, assignments) skip reading its state at all."""
+        instance = ctx.store.get_instance(instance_id, lock=True, with_state=with_state)
         if instance is None:
             raise NotFound(f"Instance {instance_id} does not exist.")
-        version = ctx.store.get_version(instance.version_id)
-        return cls(ctx, instance, ctx.engine.specs.get(version))
+        return cls(ctx, instance, ctx.engine.bundle(ctx.store, instance.version_id))
 
     @classmethod
     def create(cls, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
@@ -67,17 +69,21 @@ class Execution:
         row = self.instance
         return InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by, row.status)
 
-    def task_row(self, task_id: str) -> HumanTask:
+    def task_row(self, task_id: str, first_read: HumanTask) -> HumanTask:
         """The task's row as committed now that we hold the instance lock (not a stale earlier read)."""
-        statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
-        row = self.ctx.store.session.scalars(statement).first()
+        if self.ctx.store.reads_under_write_lock:
+            row = first_read
+        else:
+            statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+            row = self.ctx.store.session.scalars(statement).first()
         if row is None or row.instance_id != self.instance.id:
             raise NotFound(f"Task {task_id} does not exist.")
         return row
 
     def task_facts(self, row: HumanTask) -> TaskFacts:
-        return TaskFacts(TaskView.of(row), self.instance.started_by,
-                         self.ctx.store.exclusion(row.id, self.ctx.actor))
+        # Only tasks with separation-of-duties rules can bar anyone; the others need no lookup.
+        barred = self.ctx.store.exclusion(row.id, self.ctx.actor) if row.separation else None
+        return TaskFacts(TaskView.of(row), self.instance.started_by, barred)
 
     def require_status(self, *allowed: InstanceStatus) -> None:
         status = self.instance.status
@@ -87,9 +93,9 @@ class Execution:
 
     # -- audit -------------------------------------------------------------------------------------
 
-    def event(self, type: EventType, *, task_id: str | None = None, **data: Any) -> None:
-        self.ctx.store.add_event(at=self.ctx.now, actor=self.ctx.actor, type=type, instance_id=self.instance.id,
-                                 task_id=task_id, data=data)
+    def event(self, type: EventType, *, task_id: str | None = None, actor: str | None = None, **data: Any) -> None:
+        self.ctx.store.add_event(at=self.ctx.now, actor=actor or self.ctx.actor, type=type,
+                                 instance_id=self.instance.id, task_id=task_id, data=data)
 
     def touch(self) -> None:
         """Mark the instance changed (bumps its revision) for commands that change only its tasks."""
@@ -102,6 +108,8 @@ class Execution:
     def save(self, incident: IncidentInfo | None = None, *, status: InstanceStatus | None = None) -> None:
         """Write the workflow back and make every mirror table agree with it."""
         run, row, now = self.run, self.instance, self.ctx.now
+        for element_id in run.fired_timers:  # timers are nobody's doing, even when a command set them off
+            self.event(EventType.TIMER_FIRED, actor=SYSTEM_ACTOR, element_id=element_id)
         if incident is not None:
             self._record_incident(incident)
             status = InstanceStatus.ERROR
@@ -119,6 +127,8 @@ class Execution:
             if status is InstanceStatus.COMPLETED:
                 self.event(EventType.INSTANCE_COMPLETED, steps=run.steps[-50:])
         self._sync_tasks(run, status)
+        if not self.bundle.has_messages:
+            return
         if status.is_active:
             self.ctx.store.replace_subscriptions(row.id, run.subscriptions())
         else:
@@ -151,6 +161,9 @@ class Execution:
                 task.status = task_status
             else:
                 task.status = TaskStatus.CANCELLED  # withdrawn: interrupted, cancelled or moved on
+        closed = [task.id for task in live if task.status not in LIVE_TASK and task.separation]
+        closed += [task_id for task_id, has_rules in self.closed_tasks if has_rules]
+        store.forget_exclusions(closed)
         for ready_task in ready.values():
             if ready_task.id not in known:
                 live.append(self._open_task(ready_task, task_status))
@@ -158,6 +171,7 @@ class Execution:
             for task in live:
                 if element_id in task.separation and task.status in LIVE_TASK:
                     store.add_exclusions(task.id, {completer: self._bar_reason(task.title, completer, element_id)})
+        self._live = [task for task in live if task.status in LIVE_TASK]
 
     def _open_task(self, ready: ReadyTask, status: TaskStatus) -> HumanTask:
         meta, row, store = ready.meta, self.instance, self.ctx.store
@@ -169,8 +183,9 @@ class Execution:
             created_at=self.ctx.now,
         )
         store.session.add(task)
-        store.session.flush()
-        store.add_exclusions(task.id, self._exclusions(meta))
+        barred = self._exclusions(meta)
+        if barred:
+            store.add_exclusions(task.id, barred)
         return task
 
     def _assignee(self, meta: TaskMeta) -> str | None:
@@ -217,8 +232,9 @@ class Execution:
 
     def view(self) -> InstanceView:
         store = self.ctx.store
-        store.session.flush()
-        tasks = store.live_tasks(self.instance.id)
-        incident = store.open_incident(self.instance.id) if self.instance.status is InstanceStatus.ERROR else None
-        version = store.get_version(self.instance.version_id)
-        return InstanceView.of(self.instance, version.number, tasks, incident)
+        incident = None
+        if self.instance.status is InstanceStatus.ERROR:
+            store.session.flush()  # the incident row needs its id
+            incident = store.open_incident(self.instance.id)
+        tasks = self._live if self._live is not None else store.live_tasks(self.instance.id)
+        return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident)

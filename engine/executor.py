@@ -12,14 +12,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.clock import Clock, SystemClock
 from engine.commands import FireTimers
-from engine.context import Authorizer, CommandContext, allow_all
+from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.itsm_services import itsm_services
 from engine.sandbox import SandboxEnvironment
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
-from engine.specs import LaneRoles, SpecCache
+from engine.specs import LaneRoles, ProcessBundle, SpecCache
 from engine.states import InstanceStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
 from engine.views import EventView, InstanceView, ModelView, TaskDetail, TaskView, VersionView
@@ -27,7 +27,6 @@ from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
 Result = TypeVar("Result")
-SYSTEM_ACTOR = "system"
 
 
 class Command(Protocol[Result]):
@@ -55,6 +54,10 @@ class Engine:
         self.specs = SpecCache(lane_roles)
         self.codec = StateCodec()
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
+
+    def bundle(self, store: Store, version_id: int) -> ProcessBundle:
+        """The parsed version, from the cache (the version's content is read only on a miss)."""
+        return self.specs.get(version_id, lambda: store.get_version(version_id, with_content=True))
 
     # -- commands ----------------------------------------------------------------------------------
 
@@ -128,11 +131,10 @@ class Engine:
             if row is None:
                 raise NotFound(f"Task {task_id} does not exist.")
             instance = store.get_instance(row.instance_id)
-            version = store.get_version(instance.version_id)
             data = dict(instance.data)
             form = None
             if row.form_key:
-                definition = FormDefinition.from_dict(row.form_key, dict(version.forms[row.form_key]))
+                definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
                         "schema": to_json_schema(definition, data)}
             return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by)
@@ -153,7 +155,7 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
-            return InstanceView.of(row, store.get_version(row.version_id).number, store.live_tasks(row.id),
+            return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
                                    incident)
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -71,9 +72,10 @@ class ProcessVersion(Base):
     model_id: Mapped[int] = mapped_column(ForeignKey("process_model.id"))
     number: Mapped[int]
     process_id: Mapped[str] = mapped_column(String(200))
-    bpmn_xml: Mapped[str] = mapped_column(Text)
-    decisions: Mapped[list[str]] = mapped_column(JsonDocument)  # DMN documents, as XML text
-    forms: Mapped[dict[str, Any]]  # form key -> form definition (a snapshot taken at deploy)
+    # The content is read only to parse a version into the spec cache, or to show it: deferred.
+    bpmn_xml: Mapped[str] = mapped_column(Text, deferred=True)
+    decisions: Mapped[list[str]] = mapped_column(JsonDocument, deferred=True)  # DMN documents, as XML text
+    forms: Mapped[dict[str, Any]] = mapped_column(deferred=True)  # key -> form definition, snapshot at deploy
     sha256: Mapped[str] = mapped_column(String(64))
     start_role: Mapped[str | None] = mapped_column(String(50))
     start_form_key: Mapped[str | None] = mapped_column(String(200))
@@ -97,8 +99,9 @@ class ProcessInstance(Base):
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     ended_at: Mapped[datetime | None]
-    # SpiffWorkflow's serialized state without the spec (the version holds it), compacted.
-    state: Mapped[str] = mapped_column(Text)
+    # SpiffWorkflow's serialized state without the spec (the version holds it), compacted. Only commands
+    # that run the workflow read it, so it is deferred.
+    state: Mapped[str] = mapped_column(Text, deferred=True)
     serializer_version: Mapped[str] = mapped_column(String(20))
     data: Mapped[dict[str, Any]]  # the latest process data, for reads that must not deserialize
     revision: Mapped[int] = mapped_column(Integer)
@@ -113,9 +116,17 @@ class HumanTask(Base):
     """A user or manual task that is (or was) ready for people: the task list reads only this table."""
 
     __tablename__ = "human_task"
+    # Task lists walk these in creation order and count with them; see Store.list_tasks. Open tasks are
+    # what people list all day, so they get partial indexes; the narrow counting one compresses well
+    # (few distinct keys), which makes exact totals over tens of thousands of tasks cheap.
     __table_args__ = (
-        Index("ix_human_task_queue", "status", "practice", "role", "created_at"),
-        Index("ix_human_task_assignee", "assignee", "status"),
+        Index("ix_human_task_open_queue", "practice", "role", "assignee", "created_at", "id",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_human_task_open_count", "practice", "role", "assignee", "process_key",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_human_task_practice", "status", "practice", "created_at", "id"),
+        Index("ix_human_task_process", "status", "process_key", "created_at", "id"),
+        Index("ix_human_task_assignee", "assignee", "status", "created_at", "id"),
         Index("ix_human_task_instance", "instance_id", "status"),
     )
 
@@ -143,6 +154,7 @@ class TaskExclusion(Base):
     """A user who may not act on a task under a separation-of-duties rule, and why."""
 
     __tablename__ = "task_exclusion"
+    __table_args__ = (Index("ix_task_exclusion_username", "username", "task_id"),)
 
     task_id: Mapped[str] = mapped_column(ForeignKey("human_task.id"), primary_key=True)
     username: Mapped[str] = mapped_column(String(100), primary_key=True)

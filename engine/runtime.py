@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -62,6 +62,7 @@ class Run:
         self.workflow = workflow
         self.bundle = bundle
         self.steps: list[str] = []  # element ids of the automatic tasks run, in order
+        self.fired_timers: list[str] = []  # element ids of the timers that fired in this command
         self._final_data: dict[str, Any] | None = None  # the data as it was when the instance was cancelled
 
     # -- moving on ---------------------------------------------------------------------------------
@@ -73,6 +74,10 @@ class Run:
         def after_step(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
                 self.steps.append(task.task_spec.bpmn_id)
+                definition = getattr(task.task_spec, "event_definition", None)
+                # A cycle finishing is not a firing; its occurrences are noted by fire_timers.
+                if isinstance(definition, TimerEventDefinition) and not isinstance(definition, CycleTimerEventDefinition):
+                    self.fired_timers.append(task.task_spec.bpmn_id)  # due already, or fired by the worker
             budget[0] -= 1
             if budget[0] <= 0:
                 raise RunawayProcess(f"more than {STEP_BUDGET} automatic steps in one go; is there an "
@@ -109,16 +114,16 @@ class Run:
         task.data.update(data)
         return self._guard(task.run) or self.advance()
 
-    def fire_timers(self) -> tuple[list[str], IncidentInfo | None]:
-        """Let every due timer fire and run on; return the element ids of the timers that fired."""
+    def fire_timers(self) -> IncidentInfo | None:
+        """Let every due timer fire and run on (``fired_timers`` says which fired)."""
         before = {task.id: (task, repr(task._get_internal_data("event_value"))) for task in self._waiting_timers()}
-        # A timer that fires only becomes ready; the engine steps after it move the process on. Running
-        # the timer's task resets its internal data, so what fired is read before the steps.
         incident = self._guard(self.workflow.refresh_timers)
-        fired = [task.task_spec.bpmn_id for task, value in before.values()
-                 if task._get_internal_data("event_fired", False)
-                 or repr(task._get_internal_data("event_value")) != value]
-        return fired, incident or self.advance()
+        # A timer that fires becomes ready and the steps below run it (``after_step`` notes it). A cycle
+        # timer fires without finishing: it stays waiting with its next occurrence, so note it here.
+        self.fired_timers += [task.task_spec.bpmn_id for task, value in before.values()
+                              if task.has_state(TaskState.WAITING)
+                              and repr(task._get_internal_data("event_value")) != value]
+        return incident or self.advance()
 
     def retry(self, task_id: str | None, data: dict[str, Any], *, completed_by_person: bool = False
               ) -> IncidentInfo | None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
@@ -43,6 +44,7 @@ class ProcessBundle:
     """A parsed process version, shared by every instance that runs it."""
 
     version_id: int
+    version_number: int
     process_id: str
     name: str
     spec: Any
@@ -51,6 +53,7 @@ class ProcessBundle:
     forms: Mapping[str, FormDefinition] = field(default_factory=dict)
     start_role: str | None = None
     start_form_key: str | None = None
+    has_messages: bool = False  # any message catch event: only then are subscriptions kept up to date
 
     def form(self, key: str | None) -> FormDefinition | None:
         return self.forms.get(key) if key else None
@@ -106,26 +109,26 @@ def parse_process(process_id: str, bpmn_xml: str, decisions: list[str], *,
     return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
 
 
-def build_bundle(version_id: int, process_id: str, bpmn_xml: str, decisions: list[str],
-                 forms: Mapping[str, Mapping[str, Any]], lane_roles: LaneRoles) -> ProcessBundle:
-    """Parse a stored version into a bundle (the deploy checks have already passed)."""
-    spec, subprocess_specs = parse_process(process_id, bpmn_xml, decisions)
-    tasks = {
-        ts.bpmn_id: task_meta(ts, lane_roles)
-        for ts in all_task_specs(spec, subprocess_specs) if is_human_task(ts)
-    }
+def build_bundle(version: Any, lane_roles: LaneRoles) -> ProcessBundle:
+    """Parse a stored ``ProcessVersion`` into a bundle (the deploy checks have already passed)."""
+    spec, subprocess_specs = parse_process(version.process_id, version.bpmn_xml, list(version.decisions))
+    task_specs = all_task_specs(spec, subprocess_specs)
+    tasks = {ts.bpmn_id: task_meta(ts, lane_roles) for ts in task_specs if is_human_task(ts)}
     start = start_event(spec)
     start_meta = task_meta(start, lane_roles) if start is not None else None
     return ProcessBundle(
-        version_id=version_id,
-        process_id=process_id,
-        name=spec.description or process_id,
+        version_id=version.id,
+        version_number=version.number,
+        process_id=version.process_id,
+        name=spec.description or version.process_id,
         spec=spec,
         subprocess_specs=subprocess_specs,
         tasks=tasks,
-        forms={key: FormDefinition.from_dict(key, dict(definition)) for key, definition in forms.items()},
+        forms={key: FormDefinition.from_dict(key, dict(definition)) for key, definition in version.forms.items()},
         start_role=start_meta.role if start_meta else None,
         start_form_key=start_meta.form_key if start_meta else None,
+        has_messages=any(isinstance(getattr(ts, "event_definition", None), MessageEventDefinition)
+                         for ts in task_specs),
     )
 
 
@@ -138,18 +141,17 @@ class SpecCache:
         self._items: OrderedDict[int, ProcessBundle] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, version: Any) -> ProcessBundle:
-        """The bundle of a ``ProcessVersion`` row, parsing it on first use."""
+    def get(self, version_id: int, load_version: Callable[[], Any]) -> ProcessBundle:
+        """The bundle of a version; ``load_version`` reads its row, and is called only on a cache miss."""
         with self._lock:
-            bundle = self._items.get(version.id)
+            bundle = self._items.get(version_id)
             if bundle is not None:
-                self._items.move_to_end(version.id)
+                self._items.move_to_end(version_id)
                 return bundle
         # Parse outside the lock: two threads may both parse a cold version, which is harmless.
-        bundle = build_bundle(version.id, version.process_id, version.bpmn_xml, list(version.decisions),
-                              version.forms, self._lane_roles)
+        bundle = build_bundle(load_version(), self._lane_roles)
         with self._lock:
-            self._items[version.id] = bundle
+            self._items[version_id] = bundle
             if len(self._items) > self._size:
                 self._items.popitem(last=False)
         return bundle

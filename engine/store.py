@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, exists, func, or_, select, update
+from sqlalchemy import Select, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
+from engine import task_list
 from engine.models import (
     BusinessKeySequence,
     Event,
@@ -123,8 +124,13 @@ class Store:
                      .order_by(ProcessVersion.number.desc()).limit(1))
         return self.session.scalars(statement).first()
 
-    def get_version(self, version_id: int) -> ProcessVersion | None:
-        return self.session.get(ProcessVersion, version_id)
+    def get_version(self, version_id: int, *, with_content: bool = False) -> ProcessVersion | None:
+        """A version; its BPMN, decisions and forms are read now only if ``with_content``."""
+        statement = select(ProcessVersion).where(ProcessVersion.id == version_id)
+        if with_content:
+            statement = statement.options(undefer(ProcessVersion.bpmn_xml), undefer(ProcessVersion.decisions),
+                                          undefer(ProcessVersion.forms))
+        return self.session.scalars(statement).first()
 
     def version_by_number(self, model_id: int, number: int) -> ProcessVersion | None:
         statement = select(ProcessVersion).where(ProcessVersion.model_id == model_id,
@@ -148,11 +154,19 @@ class Store:
 
     # -- instances ---------------------------------------------------------------------------------
 
-    def get_instance(self, instance_id: int, *, lock: bool = False) -> ProcessInstance | None:
-        if not lock:
-            return self.session.get(ProcessInstance, instance_id)
-        statement = select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
+    def get_instance(self, instance_id: int, *, lock: bool = False, with_state: bool = False) -> ProcessInstance | None:
+        """An instance; ``lock`` holds its row until the transaction ends, ``with_state`` reads its state now."""
+        statement = select(ProcessInstance).where(ProcessInstance.id == instance_id)
+        if with_state:
+            statement = statement.options(undefer(ProcessInstance.state))
+        if lock:
+            statement = statement.with_for_update()
         return self.session.scalars(statement).first()
+
+    @property
+    def reads_under_write_lock(self) -> bool:
+        """SQLite writers take the database lock before their first read, so nothing they read is stale."""
+        return self.dialect == "sqlite"
 
     def instance_by_business_key(self, business_key: str) -> ProcessInstance | None:
         statement = select(ProcessInstance).where(ProcessInstance.business_key == business_key)
@@ -249,6 +263,13 @@ class Store:
             self.session.add(TaskExclusion(task_id=task_id, username=username, reason=reason))
             pending.add((task_id, username))
 
+    def forget_exclusions(self, task_ids: Iterable[str]) -> None:
+        """Drop the bars on tasks that are no longer open: only open tasks need them, and the task list
+        subtracts a user's bars from its counts, so they must stay few."""
+        ids = list(task_ids)
+        if ids:
+            self.session.execute(delete(TaskExclusion).where(TaskExclusion.task_id.in_(ids)))
+
     def set_task_status(self, instance_id: int, status: TaskStatus) -> None:
         """Suspend or reopen all live tasks of an instance."""
         self.session.execute(update(HumanTask)
@@ -256,36 +277,82 @@ class Store:
                              .values(status=status))
 
     def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
-        statement = select(HumanTask).where(HumanTask.status.in_(query.statuses))
-        if query.queues is not None:
-            if not query.queues:
-                return Listing([], 0)
-            statement = statement.where(or_(*(
-                HumanTask.role == role if practice == ANY_PRACTICE
-                else and_(HumanTask.role == role, HumanTask.practice == practice)
-                for role, practice in query.queues
-            )))
-        if query.practices is not None:
-            if not query.practices:
-                return Listing([], 0)
-            if ANY_PRACTICE not in query.practices:
-                statement = statement.where(HumanTask.practice.in_(query.practices))
-        if query.workable_by is not None:
-            barred = exists().where(TaskExclusion.task_id == HumanTask.id,
-                                    TaskExclusion.username == query.workable_by)
-            statement = statement.where(
-                or_(HumanTask.assignee.is_(None), HumanTask.assignee == query.workable_by), ~barred)
-        if query.assignee is not None:
-            statement = statement.where(HumanTask.assignee == query.assignee)
-        if query.unassigned:
-            statement = statement.where(HumanTask.assignee.is_(None))
-        if query.process_key:
-            statement = statement.where(HumanTask.process_key == query.process_key)
+        """A page of tasks in creation order and the exact total (see ``engine.task_list``)."""
+        plan = self._task_plan(query)
+        if plan is None:
+            return Listing([], 0)
+        statements, params = task_list.statements_for(plan)
+        params.update(keep=page.offset + page.per_page, per_page=page.per_page, offset=page.offset)
+        items = list(self.session.scalars(statements.page, params))
+        total = self.session.execute(statements.count, params).scalar_one()
+        if statements.barred is not None:
+            total -= self.session.execute(statements.barred, params).scalar_one()
+        return Listing(items, total)
+
+    def _task_plan(self, query: TaskQuery) -> task_list.Plan | None:
+        """The query as disjoint branches plus common conditions, or None when nothing can match."""
+        Condition = task_list.Condition
+        common = [task_list.statuses_condition(query.statuses)]
         if query.instance_id is not None:
-            statement = statement.where(HumanTask.instance_id == query.instance_id)
-        if query.role:
-            statement = statement.where(HumanTask.role == query.role)
-        return self._page(statement.order_by(HumanTask.created_at, HumanTask.id), page)
+            common.append(Condition("instance_id", "eq", query.instance_id))
+        if query.process_key:
+            common.append(Condition("process_key", "eq", query.process_key))
+        practices = self._expand_practices(query.practices) if query.practices is not None else None
+        assignees = self._assignee_options(query)
+        if query.queues is not None:
+            pairs = [(role, practice) for role, practice in self._expand_queues(query.queues)
+                     if (query.role is None or role == query.role) and (practices is None or practice in practices)]
+            branches = [tuple(c for c in (Condition("practice", "eq", practice), Condition("role", "eq", role),
+                                          task_list.assignee_condition(assignee)) if c is not None)
+                        for role, practice in pairs for assignee in assignees]
+        else:
+            if query.role:
+                common.append(Condition("role", "eq", query.role))
+            if assignees == [None, query.workable_by]:
+                common.append(Condition("assignee", "assignees", tuple(assignees)))
+            elif assignees and assignees != [task_list.ANYONE]:
+                common.append(task_list.assignee_condition(assignees[0]))
+            if not assignees or practices == []:
+                return None
+            if practices is None:
+                branches = [()]
+            elif query.process_key:  # a process lives in one practice: one branch, on the process
+                branches = [(Condition("practice", "in", practices),)]
+            else:
+                branches = [(Condition("practice", "eq", practice),) for practice in practices]
+        if not branches:
+            return None
+        return task_list.Plan(tuple(branches), tuple(common), query.workable_by)
+
+    @staticmethod
+    def _assignee_options(query: TaskQuery) -> list[Any]:
+        """Which assignees a task may have: None (unassigned), a username, or anyone."""
+        allowed = [None, query.workable_by] if query.workable_by is not None else [task_list.ANYONE]
+        if query.unassigned:
+            return [None]
+        if query.assignee is not None:
+            return [query.assignee] if task_list.ANYONE in allowed or query.assignee in allowed else []
+        return allowed
+
+    def _known_practices(self) -> list[str]:
+        return list(self.session.scalars(select(ProcessModel.practice).distinct()))
+
+    def _expand_practices(self, practices: tuple[str, ...]) -> list[str] | None:
+        if ANY_PRACTICE in practices:
+            return None
+        return sorted(set(practices))
+
+    def _expand_queues(self, queues: tuple[tuple[str, str], ...]) -> list[tuple[str, str]]:
+        """Queues with '*' (every practice) spelled out, so that each matches an index prefix."""
+        expanded: set[tuple[str, str]] = set()
+        known: list[str] | None = None
+        for role, practice in queues:
+            if practice == ANY_PRACTICE:
+                known = self._known_practices() if known is None else known
+                expanded.update((role, each) for each in known)
+            else:
+                expanded.add((role, practice))
+        return sorted(expanded)
 
     # -- audit trail and incidents -----------------------------------------------------------------
 

@@ -83,7 +83,8 @@ def test_the_readme_walkthrough_closes_a_normal_change(server: tuple[str, dict[s
     assert done.returncode == 0, done.stdout + done.stderr
     # The trail it printed, and the instance as the API sees it afterwards.
     types = [line.split()[-1] for line in done.stdout.splitlines() if re.match(r"^\d{4}-\d\d-\d\dT", line)]
-    assert types == ["started", "completed", "completed", "completed", "completed", "instance_completed"]
+    assert types == ["started", "completed", "completed", "timer_fired", "completed", "completed",
+                     "instance_completed"]
     headers = {"Authorization": f"Bearer {tokens['change-manager']}"}
     [instance] = requests.get(f"{api}/instances", headers=headers, timeout=5).json()
     assert instance["status"] == "completed"

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-27 09:28:08.060093
+Create Date: 2026-11-27 10:09:18.242220
 """
 
 from alembic import op
@@ -112,9 +112,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_human_task'))
     )
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.create_index('ix_human_task_assignee', ['assignee', 'status'], unique=False)
+        batch_op.create_index('ix_human_task_assignee', ['assignee', 'status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_human_task_instance', ['instance_id', 'status'], unique=False)
-        batch_op.create_index('ix_human_task_queue', ['status', 'practice', 'role', 'created_at'], unique=False)
+        batch_op.create_index('ix_human_task_open_count', ['practice', 'role', 'assignee', 'process_key'], unique=False, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.create_index('ix_human_task_open_queue', ['practice', 'role', 'assignee', 'created_at', 'id'], unique=False, postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.create_index('ix_human_task_practice', ['status', 'practice', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_human_task_process', ['status', 'process_key', 'created_at', 'id'], unique=False)
 
     op.create_table('incident',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -152,6 +155,9 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['task_id'], ['human_task.id'], name=op.f('fk_task_exclusion_task_id_human_task')),
     sa.PrimaryKeyConstraint('task_id', 'username', name=op.f('pk_task_exclusion'))
     )
+    with op.batch_alter_table('task_exclusion', schema=None) as batch_op:
+        batch_op.create_index('ix_task_exclusion_username', ['username', 'task_id'], unique=False)
+
     op.create_table('app_user',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('username', sa.String(length=100), nullable=False),
@@ -203,6 +209,9 @@ def downgrade() -> None:
 
     op.drop_table('api_token')
     op.drop_table('app_user')
+    with op.batch_alter_table('task_exclusion', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_exclusion_username')
+
     op.drop_table('task_exclusion')
     with op.batch_alter_table('message_subscription', schema=None) as batch_op:
         batch_op.drop_index('ix_message_subscription_lookup')
@@ -214,7 +223,10 @@ def downgrade() -> None:
 
     op.drop_table('incident')
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_human_task_queue')
+        batch_op.drop_index('ix_human_task_process')
+        batch_op.drop_index('ix_human_task_practice')
+        batch_op.drop_index('ix_human_task_open_queue', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
+        batch_op.drop_index('ix_human_task_open_count', postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
         batch_op.drop_index('ix_human_task_instance')
         batch_op.drop_index('ix_human_task_assignee')
 

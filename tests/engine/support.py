@@ -9,8 +9,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine import DeployVersion, Engine, EventType, PageRequest, StartInstance, TaskQuery, TaskStatus
-from engine.models import HumanTask, Incident, ProcessInstance, ProcessVersion
+from engine.models import HumanTask, Incident, ProcessInstance
 from engine.scripting import ScriptEngine
+from engine.store import Store
 from engine.views import EventView, InstanceView, TaskView, VersionView
 from tests.engine.builder import form
 
@@ -76,7 +77,7 @@ def open_task(engine: Engine, instance_id: int, element_id: str | None = None) -
 def instance_row(engine: Engine, instance_id: int) -> ProcessInstance:
     """The raw ``process_instance`` row (state text, revision, serializer version)."""
     with engine.database.snapshot() as session:
-        row = session.get(ProcessInstance, instance_id)
+        row = Store(session).get_instance(instance_id, with_state=True)
         assert row is not None
         return row
 
@@ -96,8 +97,8 @@ def incidents(engine: Engine, instance_id: int) -> list[Incident]:
 def ready_user_tasks(engine: Engine, instance_id: int) -> set[str]:
     """The ids of the ready user tasks in the instance's saved workflow (deserialized, as commands do)."""
     with engine.database.snapshot() as session:
-        row = session.get(ProcessInstance, instance_id)
-        bundle = engine.specs.get(session.get(ProcessVersion, row.version_id))
+        row = Store(session).get_instance(instance_id, with_state=True)
+        bundle = engine.bundle(Store(session), row.version_id)
         workflow = engine.codec.loads(row.state, bundle, ScriptEngine(engine.sandbox))
     return {str(task.id) for task in workflow.get_tasks(state=TaskState.READY, manual=True)}
 

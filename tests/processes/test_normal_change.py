@@ -46,6 +46,7 @@ def test_low_risk_change_is_assessed_authorized_by_the_manager_implemented_and_c
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
         ("completed", "change-manager", "authorize_change"),
+        ("timer_fired", "system", "wait_for_planned_start"),
         ("completed", "change-practitioner-2", "implement_change"),
         ("completed", "change-manager", "close_change"),
         ("instance_completed", "change-manager"),
@@ -59,7 +60,7 @@ def test_high_risk_change_is_authorized_by_the_owner(start):
 
     run.expect_tasks({"authorize_high_risk_change": "change-owner"})
     run.complete("authorize_high_risk_change", as_="change-manager", authorization_decision="authorize",
-                 expect=403, mentions="Only a owner of change")
+                 expect=403, mentions="Only an owner of change")
     run.complete("authorize_high_risk_change", as_="change-owner", authorization_decision="authorize")
     run.expect_data(authorized=True, authorization_decision="authorize")
 
@@ -73,6 +74,7 @@ def test_high_risk_change_is_authorized_by_the_owner(start):
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
         ("completed", "change-owner", "authorize_high_risk_change"),
+        ("timer_fired", "system", "wait_for_planned_start"),
         ("completed", "change-practitioner", "implement_change"),
         ("completed", "change-manager", "close_change"),
         ("instance_completed", "change-manager"),
@@ -110,6 +112,7 @@ def test_rework_after_assessment_recomputes_the_risk(start):
         ("completed", "change-practitioner", "rework_request_for_change"),
         ("completed", "change-manager", "assess_change"),
         ("completed", "change-manager", "authorize_change"),
+        ("timer_fired", "system", "wait_for_planned_start"),
         ("completed", "change-practitioner", "implement_change"),
         ("completed", "change-manager", "close_change"),
         ("instance_completed", "change-manager"),
@@ -191,15 +194,15 @@ def test_overdue_authorization_is_escalated_to_the_owner(start, request_data, au
     run.complete("implement_change", as_="change-practitioner", implementation_outcome="successful")
     run.complete("close_change", as_="change-manager", closure_code="successful")
     run.expect_status("completed")
-    first, second = (("escalate_overdue_authorization", "change-owner"), (authorize, authorizer))
-    if authorizer == "change-owner":
-        first, second = second, first
+    completions = [("completed", "change-owner", "escalate_overdue_authorization"),
+                   ("completed", authorizer, authorize), ("timer_fired", "system", "wait_for_planned_start")]
+    if authorizer == "change-owner":  # authorized first: the planned start had passed, so it fired at once
+        completions = completions[1:] + completions[:1]
     run.expect_trail(
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
         ("timer_fired", "system", timer),
-        ("completed", first[1], first[0]),
-        ("completed", second[1], second[0]),
+        *completions,
         ("completed", "change-practitioner", "implement_change"),
         ("completed", "change-manager", "close_change"),
         ("instance_completed", "change-manager"),
@@ -298,6 +301,7 @@ def test_unsuccessful_implementation_is_reviewed_before_closure(start, implement
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
         ("completed", "change-manager", "authorize_change"),
+        ("timer_fired", "system", "wait_for_planned_start"),
         ("completed", "change-practitioner", "implement_change"),
         ("completed", "change-manager", "post_implementation_review"),
         ("completed", "change-manager", "close_change"),
@@ -330,4 +334,5 @@ def test_the_requester_may_not_authorize_their_own_change(start, client, people,
         ("started", lead),
         ("completed", "change-manager", "assess_change"),
         ("completed", authority, authorize),
+        ("timer_fired", "system", "wait_for_planned_start"),
     )

@@ -64,6 +64,7 @@ def test_unsuccessful_standard_change_is_closed_with_its_outcome(start, outcome,
     run.expect_data(implementation_outcome=outcome, closure_code=closure_code)
     run.expect_trail(
         ("started", "change-practitioner"),
+        ("timer_fired", "system", "wait_for_planned_start"),  # planned to start at once
         ("completed", "change-practitioner", "implement_change"),
         ("completed", "change-practitioner-2", "close_change"),
         ("instance_completed", "change-practitioner-2"),
