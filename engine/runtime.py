@@ -76,7 +76,8 @@ class Run:
                 self.steps.append(task.task_spec.bpmn_id)
                 definition = getattr(task.task_spec, "event_definition", None)
                 # A cycle finishing is not a firing; its occurrences are noted by fire_timers.
-                if isinstance(definition, TimerEventDefinition) and not isinstance(definition, CycleTimerEventDefinition):
+                is_cycle = isinstance(definition, CycleTimerEventDefinition)
+                if isinstance(definition, TimerEventDefinition) and not is_cycle:
                     self.fired_timers.append(task.task_spec.bpmn_id)  # due already, or fired by the worker
             budget[0] -= 1
             if budget[0] <= 0:
