@@ -1,7 +1,10 @@
 """Changeflow's application factory. ``python app.py`` runs the embedded server on SQLite.
 
-It applies the migrations, deploys the processes in ``bpmn/``, creates demo users on an empty database
-(and prints their tokens), fires due timers in a background thread, and serves the API on port 5000.
+Every app applies the migrations and deploys the processes in ``bpmn/``. The embedded server also creates
+demo users on an empty database (and prints their tokens), fires due timers in a background thread, and
+serves the API on port 5000. Apps made otherwise (``flask --app app ...``, gunicorn) do neither unless
+CHANGEFLOW_DEMO_USERS or CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production
+fires timers with ``flask --app app worker``.
 """
 
 from __future__ import annotations
@@ -45,8 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_LOG_LEVEL=os.environ.get("CHANGEFLOW_LOG_LEVEL", "INFO"),
         CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", True),
         CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", True),
-        CHANGEFLOW_DEMO_USERS=_env_flag("CHANGEFLOW_DEMO_USERS", True),
-        CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", True),
+        CHANGEFLOW_DEMO_USERS=_env_flag("CHANGEFLOW_DEMO_USERS", False),
+        CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", False),
         CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),
         CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
         CHANGEFLOW_CLOCK=None,
@@ -95,6 +98,9 @@ def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
 if __name__ == "__main__":
     host = os.environ.get("CHANGEFLOW_HOST", "127.0.0.1")
     port = int(os.environ.get("CHANGEFLOW_PORT", "5000"))
-    application = create_app()
+    application = create_app({  # the embedded server: demo users and timers on, unless switched off
+        "CHANGEFLOW_DEMO_USERS": _env_flag("CHANGEFLOW_DEMO_USERS", True),
+        "CHANGEFLOW_TIMER_THREAD": _env_flag("CHANGEFLOW_TIMER_THREAD", True),
+    })
     print(f"Changeflow is serving on http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
     application.run(host=host, port=port, threaded=True)

@@ -5,9 +5,23 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import errors, health, instances, messages, people, process_models, tasks
+from api import errors, health, instances, messages, people, process_models, requests, tasks
+from api.errors import PROBLEM_JSON
+from api.schemas import ProblemSchema
 
 BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, messages.blp, people.blp, health.blp)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, whose documented default error is our RFC 7807 problem, not its own error body."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def _register_responses(self) -> None:
+        self.spec.components.response("DEFAULT_ERROR", {
+            "description": "Any other error, as a problem. A 5xx is a bug: please report it.",
+            "content": {PROBLEM_JSON: {"schema": ProblemSchema}},
+        }, lazy=True)
 
 
 def init_app(app: Flask) -> Api:
@@ -25,7 +39,8 @@ def init_app(app: Flask) -> Api:
                                 "Errors are RFC 7807 `application/problem+json`."},
         "security": [{"bearerAuth": []}],
     })
-    api = Api(app)
+    requests.init_app(app)  # before the blueprints: their routes use its converter
+    api = ProblemApi(app)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     errors.init_app(app)  # after Api, so that our problem+json handler replaces flask-smorest's
     for blueprint in BLUEPRINTS:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from api.extension import changeflow
 from engine import SYSTEM_ACTOR, DeployError, EngineError
@@ -40,6 +40,8 @@ def clean_errors(command: F) -> F:
             raise click.ClickException(error.detail) from error
 
     return wrapper  # type: ignore[return-value]
+
+
 users = AppGroup("users", help="Create and list users.")
 roles = AppGroup("roles", help="Grant and revoke roles.")
 tokens = AppGroup("tokens", help="Issue and revoke API tokens.")
@@ -110,7 +112,7 @@ def revoke_role(username: str, grant: str) -> None:
 
 @tokens.command("issue")
 @click.argument("username")
-@click.option("--expires-in", type=click.IntRange(min=1), default=None, metavar="DAYS",
+@click.option("--expires-in", type=click.IntRange(min=1, max=36_500), default=None, metavar="DAYS",
               help="Days until the token stops working (default: never).")
 @clean_errors
 def issue_token(username: str, expires_in: int | None) -> None:
@@ -137,6 +139,7 @@ def revoke_token(token_id: int) -> None:
 
 
 @click.command("deploy")
+@with_appcontext
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=ROOT / "bpmn")
 @clean_errors
 def deploy(path: Path) -> None:
@@ -147,6 +150,7 @@ def deploy(path: Path) -> None:
 
 
 @click.command("worker")
+@with_appcontext
 @click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between timer passes.")
 @clean_errors
 def worker(interval: float) -> None:

@@ -10,13 +10,23 @@ import logging
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Response, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from engine import Conflict, DeployError, EngineError, InvalidInput, NotFound
-from roles.errors import AlreadyExists, AuthenticationFailed, Denied, Hidden, InvalidValue, RolesError, UnknownUser
+from roles.errors import (
+    AlreadyExists,
+    AuthenticationFailed,
+    Denied,
+    DutiesSeparated,
+    Hidden,
+    InvalidValue,
+    RolesError,
+    UnknownUser,
+)
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -36,6 +46,7 @@ ERROR_KINDS: list[tuple[type[Exception], Kind]] = [
     (Conflict, Kind(409, "conflict")),
     (EngineError, Kind(400, "bad-request")),
     (AuthenticationFailed, Kind(401, "unauthenticated")),
+    (DutiesSeparated, Kind(403, "separation-of-duties")),
     (Denied, Kind(403, "forbidden")),
     (Hidden, Kind(404, "not-found")),
     (UnknownUser, Kind(404, "not-found")),
@@ -58,7 +69,7 @@ def problem(status: int, detail: str, *, slug: str | None = None, title: str | N
         "title": title or phrase,
         "status": status,
         "detail": detail,
-        "instance": request.path,
+        "instance": quote(request.path, safe="/:@!$&'()*+,;=~"),  # a URI reference, so %-encoded
         **{key: value for key, value in extra.items() if value is not None},
     }
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
@@ -81,7 +92,7 @@ def handle_domain_error(error: EngineError | RolesError) -> Response:
         extra["errors"] = [p.to_dict() for p in error.problems]
     elif isinstance(error, InvalidInput):
         extra["errors"] = error.errors or None
-    elif isinstance(error, InvalidValue) and error.field:
+    elif isinstance(error, RolesError) and error.field:  # the request field at fault (invalid, or taken)
         extra["errors"] = {error.field: [error.detail]}
     if isinstance(error, EngineError) and error.context:
         extra["context"] = error.context
@@ -101,7 +112,8 @@ def handle_http_exception(error: HTTPException) -> Response:
     detail = data.get("message") or error.description or HTTPStatus(status).phrase
     if status == 400 and errors:
         detail = "; ".join(" ".join(messages) for messages in errors.values())
-    return problem(status, detail, headers=dict(data.get("headers") or {}))
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}  # Allow...
+    return problem(status, detail, headers={**headers, **dict(data.get("headers") or {})})
 
 
 def handle_validation_error(error: ValidationError) -> Response:

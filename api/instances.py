@@ -70,7 +70,7 @@ class Instances(MethodView):
                                        authorize=authorizer(principal(), Action.START))
 
 
-@blp.route("/<int:instance_id>")
+@blp.route("/<id:instance_id>")
 class Instance(MethodView):
     @blp.response(200, InstanceSchema)
     @problems(blp, 404)
@@ -79,7 +79,7 @@ class Instance(MethodView):
         return visible_instance(instance_id)
 
 
-@blp.route("/<int:instance_id>/events")
+@blp.route("/<id:instance_id>/events")
 class Events(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, EventSchema(many=True), headers=PAGINATION_HEADERS)
@@ -100,7 +100,7 @@ def _manage_authorizer() -> Any:
     return authorizer(principal(), Action.MANAGE_INSTANCE)
 
 
-@blp.route("/<int:instance_id>/suspend")
+@blp.route("/<id:instance_id>/suspend")
 class Suspend(MethodView):
     @blp.arguments(ReasonSchema, required=False)
     @blp.response(200, InstanceSchema)
@@ -110,7 +110,7 @@ class Suspend(MethodView):
         return _lifecycle(SuspendInstance(instance_id, reason=(body or {}).get("reason")))
 
 
-@blp.route("/<int:instance_id>/resume")
+@blp.route("/<id:instance_id>/resume")
 class Resume(MethodView):
     @blp.response(200, InstanceSchema)
     @problems(blp, 403, 404, 409)
@@ -119,7 +119,7 @@ class Resume(MethodView):
         return _lifecycle(ResumeInstance(instance_id))
 
 
-@blp.route("/<int:instance_id>/cancel")
+@blp.route("/<id:instance_id>/cancel")
 class Cancel(MethodView):
     @blp.arguments(ReasonSchema, required=False)
     @blp.response(200, InstanceSchema)
@@ -129,7 +129,7 @@ class Cancel(MethodView):
         return _lifecycle(CancelInstance(instance_id, reason=(body or {}).get("reason")))
 
 
-@blp.route("/<int:instance_id>/retry")
+@blp.route("/<id:instance_id>/retry")
 class Retry(MethodView):
     @blp.arguments(RetryRequestSchema, required=False)
     @blp.response(200, InstanceSchema)

@@ -25,7 +25,7 @@ from api.schemas import (
 from engine import Listing
 from roles import accounts
 from roles.models import RoleAssignment, User
-from roles.policy import ALL_PRACTICES, Action, Role, check
+from roles.policy import ALL_PRACTICES, Action, Role, UserFacts, check
 
 blp = protect(Blueprint("people", __name__, url_prefix="/api",
                         description="Who you are; users, tokens and roles (admins)."))
@@ -92,8 +92,7 @@ class UserResource(MethodView):
     @problems(blp, 403, 404)
     def get(self, username: str) -> Any:
         """One user with their roles (admins, or the user themselves)."""
-        if principal().username != username:
-            _admin()
+        check(principal(), Action.VIEW_USER, UserFacts(username))
         with changeflow().database.snapshot() as session:
             return _user_body(accounts.get_user(session, username))
 
@@ -113,7 +112,7 @@ class Tokens(MethodView):
             return {"id": row.id, "token": token, "expires_at": row.expires_at}
 
 
-@blp.route("/tokens/<int:token_id>")
+@blp.route("/tokens/<id:token_id>")
 class Token(MethodView):
     @blp.response(204)
     @problems(blp, 403, 404)
@@ -138,14 +137,16 @@ class Roles(MethodView):
 @blp.route("/role-assignments")
 class RoleAssignments(MethodView):
     @blp.arguments(RoleAssignmentQuerySchema, location="query")
-    @blp.response(200, RoleAssignmentSchema(many=True))
+    @blp.response(200, RoleAssignmentSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """Who holds which role in which practice (anyone signed in may read it)."""
+        page = page_request(args)
         with changeflow().database.snapshot() as session:
-            rows = accounts.list_assignments(session, username=args.get("user"), role=args.get("role"),
-                                             practice=args.get("practice"))
-            return [_assignment_body(row) for row in rows]
+            assignments, total = accounts.list_assignments(
+                session, username=args.get("user"), role=args.get("role"), practice=args.get("practice"),
+                offset=page.offset, limit=page.per_page)
+            return paged(Listing([_assignment_body(row) for row in assignments], total), page)
 
     @blp.arguments(RoleAssignmentCreateSchema)
     @blp.response(201, RoleAssignmentSchema)
@@ -161,7 +162,7 @@ class RoleAssignments(MethodView):
             return _assignment_body(row)
 
 
-@blp.route("/role-assignments/<int:assignment_id>")
+@blp.route("/role-assignments/<id:assignment_id>")
 class RoleAssignmentResource(MethodView):
     @blp.response(204)
     @problems(blp, 403, 404)

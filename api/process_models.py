@@ -72,7 +72,7 @@ class Versions(MethodView):
     })
     @blp.response(201, DeployResultSchema, description="A new version was deployed.")
     @blp.alt_response(200, schema=DeployResultSchema, description="Identical content: the existing version.")
-    @problems(blp, 400, 403, 409, 422)
+    @problems(blp, 403, 409, 422)
     def post(self, query: dict[str, Any], key: str) -> Any:
         """Deploy a BPMN diagram as the next version of the process model.
 
@@ -87,7 +87,7 @@ class Versions(MethodView):
         return _deploy_result(result), 201 if result.created else 200
 
 
-@blp.route("/<string:key>/versions/<int:number>")
+@blp.route("/<string:key>/versions/<id:number>")
 class Version(MethodView):
     @blp.response(200, VersionDetailSchema)
     @problems(blp, 404)

@@ -17,10 +17,14 @@ PAGINATION_HEADER = "X-Pagination"
 
 
 def problems(blp: Blueprint, *statuses: int) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Document the problem responses a view can give (401 is implied: every view needs a token)."""
+    """Document the problem responses a view can give.
+
+    400 and 401 are implied: every view needs a token, and any request can be malformed (bad JSON, a NUL
+    character in the URL).
+    """
 
     def decorate(view: Callable[..., Any]) -> Callable[..., Any]:
-        for status in sorted({401, *statuses}, reverse=True):
+        for status in sorted({400, 401, *statuses}, reverse=True):
             view = blp.alt_response(status, schema=ProblemSchema, content_type=PROBLEM_JSON,
                                     description=HTTPStatus(status).phrase)(view)
         return view

@@ -11,6 +11,15 @@ from engine.states import EventType
 from roles.policy import Role
 
 MAX_PER_PAGE = 200
+# Ids are 32-bit integer columns on PostgreSQL; a larger number can name nothing, so it is refused up front.
+MAX_ID = 2**31 - 1
+# Beyond this page, every offset is past any table we could hold (and still fits a 64-bit OFFSET).
+MAX_PAGE = 10_000_000
+
+
+def id_field(**kwargs: Any) -> fields.Integer:
+    """An integer id of a row (1 to ``MAX_ID``)."""
+    return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 class StrictSchema(Schema):
@@ -31,7 +40,7 @@ class ProblemSchema(Schema):
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
@@ -62,7 +71,7 @@ class UserSchema(Schema):
 class UserCreateSchema(StrictSchema):
     username = fields.String(required=True, metadata={"example": "alice"})
     display_name = fields.String(load_default=None, validate=validate.Length(max=200))
-    email = fields.Email(load_default=None)
+    email = fields.Email(load_default=None, validate=validate.Length(max=320))
 
 
 class TokenRequestSchema(StrictSchema):
@@ -97,7 +106,7 @@ class RoleAssignmentCreateSchema(StrictSchema):
     practice = fields.String(load_default="*", metadata={"description": "A practice such as 'change', or '*'."})
 
 
-class RoleAssignmentQuerySchema(Schema):
+class RoleAssignmentQuerySchema(PageArgs):
     user = fields.String()
     role = fields.String()
     practice = fields.String()
@@ -135,7 +144,7 @@ class VersionDetailSchema(VersionSchema):
 class DeployRequestSchema(StrictSchema):
     bpmn = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML."})
     practice = fields.String(required=True, metadata={"example": "change"})
-    name = fields.String(load_default=None)
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
     decisions = fields.List(fields.String(), load_default=None, metadata={
         "description": "DMN documents; omit to keep those of the latest version."})
@@ -148,7 +157,7 @@ class XmlDeployArgs(Schema):
 
     practice = fields.String(load_default=None, metadata={
         "description": "Required for a new process model; defaults to the model's practice."})
-    name = fields.String(load_default=None)
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
 
 
@@ -214,7 +223,7 @@ class TaskQueryArgs(PageArgs):
     scope = fields.String(load_default="actionable", validate=validate.OneOf(["actionable", "all"]), metadata={
         "description": "'actionable' (default): tasks you can work on now. 'all': every task you may see."})
     process = fields.String()
-    instance = fields.Integer()
+    instance = id_field()
     role = fields.String(validate=validate.OneOf([r.value for r in Role if r is not Role.ADMIN]))
     assignee = fields.String(metadata={"description": "'me', 'none' or a username."})
     state = fields.Enum(TaskStatus, by_value=True, metadata={"description": "Default: open."})
@@ -271,7 +280,7 @@ class InstanceSchema(Schema):
 
 class StartRequestSchema(StrictSchema):
     process = fields.String(required=True, metadata={"example": "normal_change"})
-    version = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    version = id_field(load_default=None)
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Initial data; validated against the start event's form when it has one."})
 

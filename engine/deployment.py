@@ -22,6 +22,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DeployError, Problem
+from engine.models import HumanTask, ProcessModel, ProcessVersion
 from engine.sandbox import compile_problems
 from engine.services import ServiceRegistry
 from engine.specs import (
@@ -120,6 +121,11 @@ class _Checker:
         if self.problems:
             return None
         names = document.xpath(f"//bpmn:process[@id='{process_id}']/@name", namespaces=NS)
+        self._check_length(process_id, "process id", process_id, ProcessVersion.process_id)
+        if names:
+            self._check_length(process_id, "process name", str(names[0]), ProcessModel.name)
+        if self.problems:
+            return None
         return Deployable(
             process_id=process_id,
             name=str(names[0]) if names else process_id,
@@ -259,6 +265,9 @@ class _Checker:
         human_ids = {ts.bpmn_id for ts in human}
         for task_spec in human:
             meta = task_meta(task_spec, self.lane_roles)
+            self._check_length(meta.element_id, "user task id", meta.element_id, HumanTask.element_id)
+            self._check_length(meta.element_id, "user task name", meta.title, HumanTask.title)
+            self._check_length(meta.element_id, "form key", meta.form_key or "", HumanTask.form_key)
             self._check_lane(meta.element_id, meta.lane, required=True)
             self._check_form(meta.element_id, meta.form_key, forms)
             for rule in meta.separation:
@@ -275,6 +284,12 @@ class _Checker:
                     self.problem(f"dueIn '{meta.due_in}' is not an ISO 8601 duration such as PT4H or P2D.",
                                  meta.element_id)
         return forms
+
+    def _check_length(self, element_id: str, what: str, text: str, column: Any) -> None:
+        """Text the tables store must fit its column (SQLite would store it anyway; PostgreSQL refuses)."""
+        limit = column.type.length
+        if len(text) > limit:
+            self.problem(f"The {what} has {len(text)} characters; at most {limit} are allowed.", element_id)
 
     def _check_lane(self, element_id: str, lane: str | None, *, required: bool) -> None:
         if lane is None:

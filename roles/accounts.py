@@ -8,9 +8,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -79,13 +78,25 @@ def principal_of(user: User) -> Principal:
 def issue_token(session: Session, user: User, *, now: datetime,
                 expires_at: datetime | None = None) -> tuple[ApiToken, str]:
     """A new token for ``user``: the row, and the token text, which is never stored and never shown again."""
-    if expires_at is not None and expires_at <= now:
-        raise InvalidValue("The expiry must be in the future.", field="expires_at")
+    if expires_at is not None:
+        expires_at = _utc(expires_at, field="expires_at")
+        if expires_at <= now:
+            raise InvalidValue("The expiry must be in the future.", field="expires_at")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(user_id=user.id, token_hash=hash_token(token), created_at=now, expires_at=expires_at)
     session.add(row)
     session.flush()
     return row, token
+
+
+def _utc(moment: datetime, *, field: str) -> datetime:
+    """``moment`` in UTC; a naive time, or one that falls outside the calendar in UTC, is invalid."""
+    if moment.tzinfo is None:
+        raise InvalidValue("Give the time with a timezone, for example 2027-01-01T00:00:00Z.", field=field)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidValue("The time is out of range.", field=field) from None
 
 
 def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken:
@@ -165,15 +176,19 @@ def find_assignment(session: Session, user: User, role: str, practice: str) -> R
 
 
 def list_assignments(session: Session, *, username: str | None = None, role: str | None = None,
-                     practice: str | None = None) -> Sequence[RoleAssignment]:
-    statement = select(RoleAssignment).join(User).order_by(User.username, RoleAssignment.id)
+                     practice: str | None = None, offset: int = 0,
+                     limit: int | None = None) -> tuple[list[RoleAssignment], int]:
+    """Assignments by username (then grant order), filtered; a page of them and the total that match."""
+    statement = select(RoleAssignment).join(User)
     if username:
         statement = statement.where(User.username == username)
     if role:
         statement = statement.where(RoleAssignment.role == role)
     if practice:
         statement = statement.where(RoleAssignment.practice == practice)
-    return list(session.scalars(statement))
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
+    page = statement.order_by(User.username, RoleAssignment.id).offset(offset).limit(limit)
+    return list(session.scalars(page)), total
 
 
 def parse_grant(text: str) -> tuple[str, str]:

@@ -20,6 +20,10 @@ class Denied(RolesError):
     """You may not do this."""
 
 
+class DutiesSeparated(Denied):
+    """A separation-of-duties rule of the process bars you from this task."""
+
+
 class Hidden(RolesError):
     """The resource does not exist, or you may not see it."""
 

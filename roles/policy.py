@@ -3,7 +3,8 @@
 A principal holds roles per practice (``change``, ``release``, or ``*`` for all). Resources are described
 by plain facts objects with attributes (``practice``, ``role``, ``assignee``, ...), so this module needs
 nothing from the engine. Refusals say why: ``Denied`` (403) when the caller can see the resource but may
-not act, ``Hidden`` (404) when the caller holds no role where the resource lives.
+not act (``DutiesSeparated`` when a separation-of-duties rule of the diagram is the reason), ``Hidden``
+(404) when the caller holds no role where the resource lives.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from roles.errors import Denied, Hidden
+from roles.errors import Denied, DutiesSeparated, Hidden
 
 ALL_PRACTICES = "*"
 
@@ -43,6 +44,11 @@ _LANES = {
 }
 
 
+def _a(role: str) -> str:
+    """The role with its article: 'a manager', 'an owner'."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+
+
 def role_for_lane(lane: str) -> str | None:
     """The role a BPMN lane stands for (case-insensitive), or None when it names no role."""
     role = _LANES.get(" ".join(lane.split()).lower())
@@ -61,7 +67,15 @@ class Action(StrEnum):
     COMPLETE = "complete"
     ASSIGN = "assign"
     WORK_ON = "work on"  # may the named user be given this task (checked for the assignee of ASSIGN)
+    VIEW_USER = "view user"  # a user's account and roles
     ADMINISTER = "administer"
+
+
+@dataclass(frozen=True)
+class UserFacts:
+    """A user account someone wants to read."""
+
+    username: str
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,7 @@ def authorizer(principal: Principal, action: Action) -> Callable[[Any], None]:
 
 
 def may(principal: Principal, action: Action, facts: Any = None) -> bool:
+    """Whether ``check`` would let ``principal`` do ``action`` to ``facts``."""
     try:
         check(principal, action, facts)
     except (Denied, Hidden):
@@ -131,7 +146,7 @@ def _start(principal: Principal, facts: Any) -> None:
     needed = getattr(facts, "start_role", None)
     if needed:
         if not principal.holds(needed, facts.practice):
-            raise Denied(f"Only a {needed} of {facts.practice} may start '{facts.process}' "
+            raise Denied(f"Only {_a(needed)} of {facts.practice} may start '{facts.process}' "
                          "(its start event sits in that lane).")
     elif not principal.in_practice(facts.practice):
         raise Denied(f"Starting '{facts.process}' needs a role in the practice {facts.practice}.")
@@ -154,9 +169,9 @@ def _act_on_task(verb: str) -> Callable[[Principal, Any], None]:
         task = facts.task
         _see(principal, task)
         if not principal.holds(task.role, task.practice):
-            raise Denied(f"Only a {task.role} of {task.practice} may {verb} '{task.title}'.")
+            raise Denied(f"Only {_a(task.role)} of {task.practice} may {verb} '{task.title}'.")
         if facts.barred_because:
-            raise Denied(facts.barred_because)
+            raise DutiesSeparated(facts.barred_because)
 
     return rule
 
@@ -183,10 +198,15 @@ def _assign(principal: Principal, facts: Any) -> None:
 def _work_on(principal: Principal, facts: Any) -> None:
     task = facts.task
     if not principal.holds(task.role, task.practice):
-        raise Denied(f"{principal.username} is not a {task.role} of {task.practice}, so cannot be given "
+        raise Denied(f"{principal.username} is not {_a(task.role)} of {task.practice}, so cannot be given "
                      f"'{task.title}'.")
     if facts.barred_because:
-        raise Denied(facts.barred_because)
+        raise DutiesSeparated(facts.barred_because)
+
+
+def _view_user(principal: Principal, facts: Any) -> None:
+    if facts.username != principal.username and not principal.is_admin:
+        raise Denied("Only an admin may read another user's account; you may read your own.")
 
 
 def _administer(principal: Principal, facts: Any) -> None:
@@ -206,5 +226,6 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.COMPLETE: _act_on_task("complete"),
     Action.ASSIGN: _assign,
     Action.WORK_ON: _work_on,
+    Action.VIEW_USER: _view_user,
     Action.ADMINISTER: _administer,
 }

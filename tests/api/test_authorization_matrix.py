@@ -1,0 +1,200 @@
+"""Who may call what: every route x {no token, bad token, practitioner, manager, owner, admin, other practice}.
+
+One row per route. ``setup`` makes a fresh resource for each caller (so that one caller's success does not
+change what the next one meets) and returns the values for the path and body. The callers are the change
+practice's practitioner, manager and owner, the admin, and ``release-manager`` for "a user of the other
+practice". A new route without a row fails test_the_matrix_covers_every_route.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.api import diagrams
+from tests.api.support import change_request
+
+CALLERS = ("anonymous", "bad token", "change-practitioner", "change-manager", "change-owner", "admin",
+           "release-manager")
+BAD_TOKEN = {"Authorization": "Bearer cf_this-is-not-a-token"}
+_names = itertools.count(1)
+
+
+def expect(practitioner: int, manager: int, owner: int, admin: int, other: int, *, anonymous: int = 401) -> dict:
+    """Expected status per caller; without a token (or with a bad one) it is 401 unless said otherwise."""
+    return dict(zip(CALLERS, (anonymous, anonymous, practitioner, manager, owner, admin, other), strict=True))
+
+
+# -- setups: each makes a fresh resource and returns the path and body values -----------------------------
+
+
+def nothing(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    return {}
+
+
+def a_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A normal change waiting for assessment (requested by change-practitioner-2)."""
+    instance = http.start_change(clock, user="change-practitioner-2")
+    return {"instance_id": instance["id"], "task_id": instance["tasks"][0]["id"]}
+
+
+def a_claimed_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    values = a_change(http, clock, engine)
+    assert http.post(f"/api/tasks/{values['task_id']}/claim", "change-manager").status_code == 200
+    return values
+
+
+def a_suspended_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    values = a_change(http, clock, engine)
+    assert http.post(f"/api/instances/{values['instance_id']}/suspend", "admin").status_code == 200
+    return values
+
+
+def a_failed_instance(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """An instance of 'divide' stopped by an incident (division by zero)."""
+    http.post("/api/process-models/divide/versions", "admin", {"bpmn": diagrams.DIVIDE, "practice": "change"})
+    instance = http.post("/api/instances", "change-manager", {"process": "divide", "data": {"divisor": 0}})
+    assert instance.get_json()["status"] == "error"
+    return {"instance_id": instance.get_json()["id"]}
+
+
+def a_waiting_instance(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """An instance of 'wait_for_approval' waiting for the message 'approval'."""
+    http.post("/api/process-models/wait_for_approval/versions", "admin",
+              {"bpmn": diagrams.WAIT_FOR_APPROVAL, "practice": "change"})
+    instance = http.post("/api/instances", "change-manager", {"process": "wait_for_approval",
+                                                              "data": {"change_ref": "A"}})
+    return {"business_key": instance.get_json()["business_key"]}
+
+
+def a_new_name(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    return {"name": f"user-{next(_names)}", "key": f"review_{next(_names)}"}
+
+
+def a_token(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    return {"token_id": http.post("/api/users/nobody/tokens", "admin", {}).get_json()["id"]}
+
+
+def an_assignment(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    response = http.post("/api/role-assignments", "admin",
+                         {"user": "nobody", "role": "practitioner", "practice": f"p{next(_names)}"})
+    return {"assignment_id": response.get_json()["id"]}
+
+
+def change_data(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    return {"data": change_request(clock)}
+
+
+@dataclass(frozen=True)
+class Row:
+    method: str
+    rule: str  # the Flask rule, as app.url_map has it
+    expected: dict[str, int]
+    setup: Callable[..., dict[str, Any]] = nothing
+    body: Any = None  # a dict whose strings may name setup values as {name}; None sends no body
+    path_values: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.rule}"
+
+
+REVIEW = {"bpmn": diagrams.REVIEW, "practice": "change"}
+MATRIX = [
+    #   method  rule                                             practitioner manager owner admin other
+    Row("GET", "/api/me", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/process-models", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/process-models/<string:key>", expect(200, 200, 200, 200, 200),
+        path_values={"key": "normal_change"}),
+    Row("GET", "/api/process-models/<string:key>/versions", expect(200, 200, 200, 200, 200),
+        path_values={"key": "normal_change"}),
+    Row("POST", "/api/process-models/<string:key>/versions", expect(403, 403, 201, 201, 403), a_new_name, REVIEW),
+    Row("GET", "/api/process-models/<string:key>/versions/<id:number>", expect(200, 200, 200, 200, 200),
+        path_values={"key": "normal_change", "number": "1"}),
+    Row("POST", "/api/process-models/validate", expect(403, 403, 200, 200, 403), body={**REVIEW, "key": "review"}),
+    Row("GET", "/api/instances", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/instances", expect(201, 403, 403, 403, 403), change_data,
+        {"process": "normal_change", "data": "{data}"}),
+    Row("GET", "/api/instances/<id:instance_id>", expect(200, 200, 200, 200, 404), a_change),
+    Row("GET", "/api/instances/<id:instance_id>/events", expect(200, 200, 200, 200, 404), a_change),
+    Row("POST", "/api/instances/<id:instance_id>/suspend", expect(403, 200, 200, 200, 404), a_change),
+    Row("POST", "/api/instances/<id:instance_id>/resume", expect(403, 200, 200, 200, 404), a_suspended_change),
+    Row("POST", "/api/instances/<id:instance_id>/cancel", expect(403, 200, 200, 200, 404), a_change),
+    Row("POST", "/api/instances/<id:instance_id>/retry", expect(403, 200, 200, 200, 404), a_failed_instance,
+        {"data": {"divisor": 4}}),
+    Row("GET", "/api/tasks", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/tasks/<string:task_id>", expect(200, 200, 200, 200, 404), a_change),
+    # 'Assess change' is a manager's task: the owner and the admin do not hold that role.
+    Row("POST", "/api/tasks/<string:task_id>/claim", expect(403, 200, 403, 403, 404), a_change),
+    Row("POST", "/api/tasks/<string:task_id>/unclaim", expect(403, 200, 200, 200, 404), a_claimed_change),
+    Row("POST", "/api/tasks/<string:task_id>/assign", expect(403, 200, 200, 200, 404), a_change,
+        {"user": "change-manager"}),
+    Row("POST", "/api/tasks/<string:task_id>/complete", expect(403, 200, 403, 403, 404), a_change,
+        {"data": {"assessment_decision": "accept"}}),
+    Row("POST", "/api/messages", expect(200, 200, 200, 200, 404), a_waiting_instance,
+        {"name": "approval", "correlation_keys": {"business_key": "{business_key}"},
+         "payload": {"change_ref": "A", "ok": True}}),
+    Row("GET", "/api/users", expect(403, 403, 403, 200, 403)),
+    Row("POST", "/api/users", expect(403, 403, 403, 201, 403), a_new_name, {"username": "{name}"}),
+    # Users read themselves: the path names change-practitioner.
+    Row("GET", "/api/users/<string:username>", expect(200, 403, 403, 200, 403),
+        path_values={"username": "change-practitioner"}),
+    Row("POST", "/api/users/<string:username>/tokens", expect(403, 403, 403, 201, 403),
+        path_values={"username": "nobody"}, body={}),
+    Row("DELETE", "/api/tokens/<id:token_id>", expect(403, 403, 403, 204, 403), a_token),
+    Row("GET", "/api/roles", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/role-assignments", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/role-assignments", expect(403, 403, 403, 201, 403), a_new_name,
+        {"user": "nobody", "role": "manager", "practice": "change"}),
+    Row("DELETE", "/api/role-assignments/<id:assignment_id>", expect(403, 403, 403, 204, 403), an_assignment),
+    Row("GET", "/healthz", expect(200, 200, 200, 200, 200, anonymous=200)),
+]
+
+
+def substitute(value: Any, values: dict[str, Any]) -> Any:
+    """Fill ``{name}`` placeholders in a body from the setup's values (a whole-string placeholder keeps its type)."""
+    if isinstance(value, dict):
+        return {key: substitute(item, values) for key, item in value.items()}
+    if isinstance(value, str):
+        whole = re.fullmatch(r"\{(\w+)\}", value)
+        return values[whole.group(1)] if whole else value.format(**values)
+    return value
+
+
+def call(http: Any, row: Row, caller: str, values: dict[str, Any]) -> Any:
+    names = {**row.path_values, **{key: str(value) for key, value in values.items()}}
+    path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", lambda match: names[match.group(1)], row.rule)
+    kwargs: dict[str, Any] = {}
+    if row.body is not None:
+        kwargs["json"] = substitute(row.body, values)
+    if caller == "anonymous":
+        return http.call(row.method, path, None, **kwargs)
+    if caller == "bad token":
+        return http.call(row.method, path, None, headers=BAD_TOKEN, **kwargs)
+    return http.call(row.method, path, caller, **kwargs)
+
+
+def test_the_matrix_covers_every_route(app):
+    served = {(method, rule.rule) for rule in app.url_map.iter_rules()
+              if rule.endpoint != "static" and not rule.endpoint.startswith("api-docs.")
+              for method in rule.methods - {"HEAD", "OPTIONS"}}
+
+    assert {(row.method, row.rule) for row in MATRIX} == served
+    assert len(MATRIX) == len(served)
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=[row.id for row in MATRIX])
+def test_who_may_call_what(http, clock, app_engine, shipped, row):
+    actual = {}
+    for caller in CALLERS:
+        response = call(http, row, caller, row.setup(http, clock, app_engine))
+        actual[caller] = response.status_code
+        if response.status_code >= 400:
+            assert response.mimetype == "application/problem+json", (caller, response.get_data())
+
+    assert actual == row.expected

@@ -1,0 +1,133 @@
+"""The OpenAPI 3 document describes every route, its bodies and its errors; /api/docs serves it."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+PROBLEM_REF = "#/components/schemas/Problem"
+UNDOCUMENTED_ENDPOINTS = {"static"}  # Flask's static files
+DOC_BLUEPRINT = "api-docs"  # /api/openapi.json and /api/docs themselves
+PUBLIC_PATHS = {"/healthz"}
+
+
+@pytest.fixture
+def spec(client):
+    response = client.get("/api/openapi.json")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.get_json()
+
+
+def operations(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                yield path, method, operation
+
+
+def openapi_path(rule: str) -> str:
+    return re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule)
+
+
+def documented_routes(app):
+    """(METHOD, OpenAPI path) of every route the app serves, but Flask's static files and the docs."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint in UNDOCUMENTED_ENDPOINTS or rule.endpoint.startswith(f"{DOC_BLUEPRINT}."):
+            continue
+        routes |= {(method, openapi_path(rule.rule)) for method in rule.methods - {"HEAD", "OPTIONS"}}
+    return routes
+
+
+def test_the_document_is_valid_openapi_3(spec):
+    validate(spec)
+    assert spec["openapi"].startswith("3.")
+    assert spec["info"]["title"] == "Changeflow"
+
+
+def test_the_docs_page_is_served(client):
+    response = client.get("/api/docs")
+
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "/api/openapi.json" in response.get_data(as_text=True)
+
+
+def test_every_route_is_in_the_document(app, spec):
+    routes = documented_routes(app)
+    documented = {(method.upper(), path) for path, method, _operation in operations(spec)}
+
+    assert len(routes) > 25
+    assert routes - documented == set(), "routes missing from the OpenAPI document"
+    assert documented - routes == set(), "documented operations the app does not serve"
+
+
+def test_every_operation_has_a_summary(spec):
+    missing = [(method, path) for path, method, operation in operations(spec) if not operation.get("summary")]
+
+    assert missing == []
+
+
+def test_every_operation_documents_its_success_body(spec):
+    for path, method, operation in operations(spec):
+        successes = {status: response for status, response in operation["responses"].items()
+                     if status.startswith("2")}
+        assert successes, (method, path)
+        for status, response in successes.items():
+            if status == "204":
+                assert "content" not in response, (method, path)
+            else:
+                assert response["content"]["application/json"]["schema"], (method, path, status)
+
+
+def test_every_operation_documents_its_errors_as_problems(spec):
+    for path, method, operation in operations(spec):
+        errors = {status: response for status, response in operation["responses"].items() if status[0] in "45"}
+        expected = {"503"} if path in PUBLIC_PATHS else {"400", "401"}
+        assert expected <= errors.keys(), (method, path, sorted(errors))
+        for status, response in errors.items():
+            assert response["content"]["application/problem+json"]["schema"] == {"$ref": PROBLEM_REF}, (
+                method, path, status)
+        default = spec["components"]["responses"]["DEFAULT_ERROR"]
+        assert operation["responses"]["default"] == {"$ref": "#/components/responses/DEFAULT_ERROR"}
+        assert default["content"]["application/problem+json"]["schema"] == {"$ref": PROBLEM_REF}
+
+
+def test_operations_that_take_a_body_document_it_and_their_422(spec):
+    with_body = {(method, path) for path, method, operation in operations(spec) if "requestBody" in operation}
+
+    assert {("post", "/api/instances"), ("post", "/api/tasks/{task_id}/complete"), ("post", "/api/messages"),
+            ("post", "/api/process-models/{key}/versions"), ("post", "/api/role-assignments")} <= with_body
+    for path, method, operation in operations(spec):
+        if (method, path) in with_body:
+            content = operation["requestBody"]["content"]
+            assert content["application/json"]["schema"], (method, path)
+            assert "422" in operation["responses"], (method, path)
+
+
+def test_the_problem_schema_has_the_rfc_7807_members(spec):
+    problem = spec["components"]["schemas"]["Problem"]
+
+    assert {"type", "title", "status", "detail", "errors"} <= problem["properties"].keys()
+
+
+def test_bearer_tokens_secure_everything_but_the_health_check(spec):
+    assert spec["components"]["securitySchemes"]["bearerAuth"] == {"type": "http", "scheme": "bearer"}
+    assert spec["security"] == [{"bearerAuth": []}]
+    assert spec["paths"]["/healthz"]["get"]["security"] == []
+    secured = [path for path, _method, operation in operations(spec) if "security" in operation]
+    assert secured == ["/healthz"]
+
+
+def test_ids_in_paths_are_bounded_integers(spec):
+    parameter = spec["paths"]["/api/instances/{instance_id}"]["parameters"][0]
+
+    assert parameter["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+
+
+def test_list_operations_document_the_pagination_header(spec):
+    for path in ("/api/instances", "/api/tasks", "/api/process-models", "/api/users", "/api/role-assignments",
+                 "/api/instances/{instance_id}/events", "/api/process-models/{key}/versions"):
+        headers = spec["paths"][path]["get"]["responses"]["200"]["headers"]
+        assert "X-Pagination" in headers, path
