@@ -30,6 +30,9 @@ class IdConverter(IntegerConverter):
 class StrictJSONProvider(DefaultJSONProvider):
     """Flask's JSON, refusing what is not portable JSON: NaN and Infinity, and nesting too deep to parse."""
 
+    # Bodies keep the order their schemas declare (id first), which reads better and skips a sort per response.
+    sort_keys = False
+
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_constant", _refuse_constant)
         kwargs.setdefault("parse_float", _finite_float)

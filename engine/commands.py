@@ -175,11 +175,9 @@ class StartInstance:
 
     def execute(self, ctx: CommandContext) -> InstanceView:
         store = ctx.store
-        model = store.get_model(self.process)
+        model, version = store.model_and_version(self.process, self.version)
         if model is None:
             raise NotFound(f"There is no process '{self.process}'.")
-        version = (store.version_by_number(model.id, self.version) if self.version is not None
-                   else store.latest_version(model.id))
         if version is None:
             raise NotFound(f"The process '{self.process}' has no version {self.version or ''}".rstrip() + ".")
         bundle: ProcessBundle = ctx.engine.bundle(store, version.id)

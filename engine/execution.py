@@ -37,6 +37,7 @@ class Execution:
         self.completed_elements: list[tuple[str, str]] = []  # (element id, completer) in this command
         self.closed_tasks: list[tuple[str, bool]] = []  # (task id, has duty rules) completed in this command
         self._live: list[HumanTask] | None = None  # the live task rows, once this command has synced them
+        self._ready_tasks: list[ReadyTask] | None = None
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -139,7 +140,13 @@ class Execution:
             return InstanceStatus.SUSPENDED
         if run.is_finished():
             return InstanceStatus.COMPLETED
-        return InstanceStatus.RUNNING if run.ready_human_tasks() else InstanceStatus.WAITING
+        return InstanceStatus.RUNNING if self._ready(run) else InstanceStatus.WAITING
+
+    def _ready(self, run: Run) -> list[ReadyTask]:
+        """The ready user tasks, read off the workflow once per save (it is a walk of the task tree)."""
+        if self._ready_tasks is None:
+            self._ready_tasks = run.ready_human_tasks()
+        return self._ready_tasks
 
     def _record_incident(self, incident: IncidentInfo) -> None:
         self.ctx.store.session.add(Incident(
@@ -151,7 +158,7 @@ class Execution:
                    error_type=incident.error_type, message=incident.message, line=incident.line)
 
     def _sync_tasks(self, run: Run, status: InstanceStatus) -> None:
-        ready = {task.id: task for task in run.ready_human_tasks()} if not status.is_final else {}
+        ready = {task.id: task for task in self._ready(run)} if not status.is_final else {}
         task_status = TaskStatus.OPEN if status is InstanceStatus.RUNNING else TaskStatus.SUSPENDED
         store = self.ctx.store
         live = [task for task in store.live_tasks(self.instance.id) if task.status in LIVE_TASK]

@@ -114,6 +114,19 @@ class Store:
             statement = statement.with_for_update()
         return self.session.scalars(statement).first()
 
+    def model_and_version(self, key: str, number: int | None) -> tuple[ProcessModel | None, ProcessVersion | None]:
+        """A model and one of its versions (the latest when ``number`` is None), in one query."""
+        statement = (select(ProcessModel, ProcessVersion)
+                     .join(ProcessVersion, ProcessVersion.model_id == ProcessModel.id, isouter=True)
+                     .where(ProcessModel.key == key))
+        if number is not None:
+            statement = statement.where(ProcessVersion.number == number)
+        row = self.session.execute(statement.order_by(ProcessVersion.number.desc()).limit(1)).first()
+        if row is None:
+            model = self.get_model(key) if number is not None else None
+            return model, None
+        return row[0], row[1]
+
     def version_with_hash(self, model_id: int, sha256: str) -> ProcessVersion | None:
         statement = select(ProcessVersion).where(ProcessVersion.model_id == model_id,
                                                  ProcessVersion.sha256 == sha256)
@@ -358,8 +371,7 @@ class Store:
 
     def add_event(self, *, at: datetime, actor: str, type: EventType, instance_id: int | None,
                   task_id: str | None = None, data: dict[str, Any] | None = None) -> Event:
-        event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id,
-                      data=data or {})
+        event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id, data=data or {})
         self.session.add(event)
         return event
 

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from roles.errors import AlreadyExists, AuthenticationFailed, InvalidValue, UnknownUser
@@ -121,19 +121,31 @@ class Authentication:
     record_use: bool
 
 
+# One round trip: the token, its user and the user's roles. Authentication runs on every request.
+_TOKEN_WITH_GRANTS = (
+    select(ApiToken.id, ApiToken.revoked_at, ApiToken.expires_at, ApiToken.last_used_at, User.username,
+           User.display_name, User.is_active, RoleAssignment.role, RoleAssignment.practice)
+    .join(User, User.id == ApiToken.user_id)
+    .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+    .where(ApiToken.token_hash == bindparam("token_hash"))
+)
+
+
 def authenticate(session: Session, token: str, *, now: datetime) -> Authentication:
     """Check a bearer token (read-only); ``AuthenticationFailed`` says why it is refused."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == hash_token(token))).first()
-    if row is None:
+    rows = session.execute(_TOKEN_WITH_GRANTS, {"token_hash": hash_token(token)}).all()
+    if not rows:
         raise AuthenticationFailed("The API token is not valid.")
-    if row.revoked_at is not None:
+    token_row = rows[0]
+    if token_row.revoked_at is not None:
         raise AuthenticationFailed("The API token was revoked.")
-    if row.expires_at is not None and row.expires_at <= now:
+    if token_row.expires_at is not None and token_row.expires_at <= now:
         raise AuthenticationFailed("The API token has expired.")
-    if not row.user.is_active:
+    if not token_row.is_active:
         raise AuthenticationFailed("The user is deactivated.")
-    stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION
-    return Authentication(principal_of(row.user), row.id, stale)
+    grants = frozenset((row.role, row.practice) for row in rows if row.role is not None)
+    stale = token_row.last_used_at is None or now - token_row.last_used_at >= LAST_USED_RESOLUTION
+    return Authentication(Principal(token_row.username, grants, token_row.display_name), token_row.id, stale)
 
 
 def record_token_use(session: Session, token_id: int, *, now: datetime) -> None:
