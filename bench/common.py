@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -53,14 +54,9 @@ def summary(samples: list[float]) -> dict[str, float]:
 
 
 def machine() -> dict[str, str]:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    models = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
+    model = models[0] if models else "unknown CPU"
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "unknown"
     dirty = subprocess.run(["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True).stdout
@@ -84,9 +80,14 @@ def fresh_sqlite(name: str) -> str:
 
 
 def sqlite_size(url: str) -> int:
+    """The database file's size once the write-ahead log is folded into it (growth is counted in pages)."""
     path = Path(make_url(url).database)
-    return sum(Path(f"{path}{suffix}").stat().st_size for suffix in ("", "-wal")
-               if Path(f"{path}{suffix}").exists())
+    connection = sqlite3.connect(path)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+    return path.stat().st_size
 
 
 @contextmanager
@@ -116,11 +117,11 @@ def postgres_size(url: str) -> int:
 def postgres_available() -> bool:
     try:
         engine = create_engine(POSTGRES_URL)
-        with engine.connect():
-            pass
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
         engine.dispose()
         return True
-    except Exception:  # noqa: BLE001
+    except Exception:  # noqa: BLE001 - whatever the reason, the PostgreSQL variants cannot run
         return False
 
 

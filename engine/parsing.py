@@ -24,15 +24,15 @@ class _ClockedTimers:
 
 
 class _StartEventParser(_ClockedTimers, SpiffStartEventParser):
-    pass
+    """Start events, whose timers delay a start."""
 
 
 class _IntermediateCatchEventParser(_ClockedTimers, SpiffIntermediateCatchEventParser):
-    pass
+    """Intermediate catch events: timers to a date or after a duration."""
 
 
 class _BoundaryEventParser(_ClockedTimers, SpiffBoundaryEventParser):
-    pass
+    """Boundary events: SLA timers on tasks."""
 
 
 class BpmnParser(SpiffBpmnParser):
