@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.engine.support import MESSAGES
+
 HEADER = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
     '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
@@ -43,14 +45,7 @@ BROKEN = document("broken", (
 ), lanes=('<bpmn:laneSet id="lanes"><bpmn:lane id="lane_cab" name="Change Advisory Board">'
           "<bpmn:flowNodeRef>cab_review</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>\n"))
 
-# Waits for the message 'approval', correlated on change_ref, then records the answer.
-MESSAGES = """<bpmn:message id="msg_approval" name="approval"/>
-<bpmn:correlationProperty id="change_ref" name="Change reference">
-  <bpmn:correlationPropertyRetrievalExpression messageRef="msg_approval">
-    <bpmn:messagePath>change_ref</bpmn:messagePath>
-  </bpmn:correlationPropertyRetrievalExpression>
-</bpmn:correlationProperty>
-"""
+# Waits for the message 'approval', correlated on change_ref (MESSAGES), then records the answer.
 WAIT_FOR_APPROVAL = document("wait_for_approval", (
     '<bpmn:startEvent id="start"/>\n'
     '<bpmn:intermediateCatchEvent id="wait_approval" name="Wait for approval">'
