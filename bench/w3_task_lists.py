@@ -72,8 +72,6 @@ def seed(url: str, total_tasks: int, *, user: str) -> None:
             if rng.random() < 0.001:  # barred by separation of duties (a requester of ~100 open changes)
                 exclusions.append({"task_id": task_id, "username": user, "reason": "seeded"})
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("SET synchronous_commit = off"))
         for batch in range(0, len(instances), 5000):
             connection.execute(insert(ProcessInstance.__table__), instances[batch:batch + 5000])
         for batch in range(0, len(tasks), 5000):
