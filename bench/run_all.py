@@ -22,7 +22,9 @@ def summarize(results: dict[str, Any]) -> str:
     for backend, figures in results["W1"].items():
         for size, data in figures.items():
             if size.startswith("N="):
-                lines.append(f"| W1 {backend} {size} | instances/s | {data['instances_per_s']:.1f} |")
+                runs = ", ".join(str(value) for value in data["instances_per_s_runs"])
+                lines.append(f"| W1 {backend} {size} | instances/s, median of runs ({runs}) | "
+                             f"{data['instances_per_s']:.1f} |")
                 lines.append(f"| W1 {backend} {size} | complete median / p95 (ms) | "
                              f"{data['requests']['complete']['median_ms']:.2f} / "
                              f"{data['requests']['complete']['p95_ms']:.2f} |")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import time
 from typing import Any
 
@@ -43,7 +44,9 @@ def run_instances(client: Client, count: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(database_url: str, sizes: list[int], *, size_of: Any) -> dict[str, Any]:
+def measure(database_url: str, sizes: list[int], *, size_of: Any, repeat: int = 3) -> dict[str, Any]:
+    """Each size is run ``repeat`` times on the same server: the machine is shared and noisy, so the
+    median run is the figure and the spread is reported with it."""
     token = create_user(database_url, "bench", "owner:bench", "manager:bench", "practitioner:bench")
     server = Server(database_url, workers=1, threads=4)
     results: dict[str, Any] = {}
@@ -53,17 +56,22 @@ def measure(database_url: str, sizes: list[int], *, size_of: Any) -> dict[str, A
         run_instances(client, 10)  # warm up: caches, connection pool, code paths
         for count in sizes:
             client.timings.clear()
-            before = size_of(database_url)
-            elapsed = run_instances(client, count)
-            growth = (size_of(database_url) - before) / count
+            throughputs, growths = [], []
+            for _ in range(repeat):
+                before = size_of(database_url)
+                elapsed = run_instances(client, count)
+                growths.append((size_of(database_url) - before) / count)
+                throughputs.append(count / elapsed)
+            median = statistics.median(throughputs)
             results[f"N={count}"] = {
-                "instances_per_s": count / elapsed,
-                "ms_per_instance": elapsed / count * 1000,
+                "instances_per_s": median,
+                "instances_per_s_runs": [round(value, 1) for value in throughputs],
+                "ms_per_instance": 1000 / median,
                 "requests": {label: summary(samples) for label, samples in client.timings.items()},
-                "db_growth_bytes_per_instance": round(growth),
+                "db_growth_bytes_per_instance": round(statistics.median(growths)),
             }
-            progress(f"  N={count}: {count / elapsed:.1f} instances/s, complete median "
-                     f"{results[f'N={count}']['requests']['complete']['median_ms']:.2f} ms")
+            progress(f"  N={count}: {median:.1f} instances/s (runs: {', '.join(f'{v:.1f}' for v in throughputs)}), "
+                     f"complete median {results[f'N={count}']['requests']['complete']['median_ms']:.2f} ms")
         results["peak_rss_mb"] = server.peak_rss_mb()
         results["http_statuses"] = dict(client.statuses)
         client.close()
