@@ -28,6 +28,7 @@ test: lint
 	$(BIN)/pytest
 
 bench: setup
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench.run_all
 
 clean:

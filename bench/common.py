@@ -157,15 +157,30 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """gunicorn serving the app, the way production runs it."""
+SERVERS = ("gunicorn", "granian")
 
-    def __init__(self, database_url: str, *, workers: int = 1, threads: int = 4, **env: str) -> None:
+
+def available_servers() -> list[str]:
+    """gunicorn always (a dependency); granian when installed (``pip install -e '.[bench]'``)."""
+    return [name for name in SERVERS if (BIN / name).exists()]
+
+
+class Server:
+    """The app behind a real HTTP server: gunicorn with threaded workers, the way production runs it, or
+    granian (a Rust HTTP server with a WSGI interface), to show what the HTTP layer itself costs."""
+
+    def __init__(self, database_url: str, *, workers: int = 1, threads: int = 4, kind: str = "gunicorn",
+                 **env: str) -> None:
         self.port = free_port()
         self.database_url = database_url
-        command = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
-                   "--threads", str(threads), "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "30",
-                   "app:create_app()"]
+        if kind == "gunicorn":
+            command = [str(BIN / "gunicorn"), "--workers", str(workers), "--worker-class", "gthread",
+                       "--threads", str(threads), "--bind", f"127.0.0.1:{self.port}", "--keep-alive", "30",
+                       "app:create_app()"]
+        else:
+            command = [str(BIN / "granian"), "--interface", "wsgi", "--workers", str(workers),
+                       "--blocking-threads", "1", "--host", "127.0.0.1", "--port", str(self.port),
+                       "--factory", "app:create_app"]
         self.process = subprocess.Popen(command, cwd=ROOT, env=server_env(database_url, **env),
                                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         self._wait_ready()

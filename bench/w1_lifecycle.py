@@ -15,6 +15,7 @@ from typing import Any
 from bench.common import (
     Client,
     Server,
+    available_servers,
     create_user,
     deploy_workload,
     fresh_postgres,
@@ -44,11 +45,12 @@ def run_instances(client: Client, count: int) -> float:
     return time.perf_counter() - started
 
 
-def measure(database_url: str, sizes: list[int], *, size_of: Any, repeat: int = 3) -> dict[str, Any]:
+def measure(database_url: str, sizes: list[int], *, size_of: Any, server_kind: str = "gunicorn",
+            repeat: int = 3) -> dict[str, Any]:
     """Each size is run ``repeat`` times on the same server: the machine is shared and noisy, so the
     median run is the figure and the spread is reported with it."""
     token = create_user(database_url, "bench", "owner:bench", "manager:bench", "practitioner:bench")
-    server = Server(database_url, workers=1, threads=4)
+    server = Server(database_url, workers=1, threads=4, kind=server_kind)
     results: dict[str, Any] = {}
     try:
         client = Client(server.port, token)
@@ -86,12 +88,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     args = parser.parse_args(argv)
     sizes = [int(size) for size in args.sizes.split(",")]
-    progress("W1 on SQLite")
-    results = {"sqlite": measure(fresh_sqlite("w1"), sizes, size_of=sqlite_size)}
-    if args.postgres:
-        progress("W1 on PostgreSQL")
-        with fresh_postgres("w1") as url:
-            results["postgresql"] = measure(url, sizes, size_of=postgres_size)
+    results: dict[str, Any] = {}
+    for kind in available_servers():
+        progress(f"W1 on SQLite, {kind}")
+        results[f"sqlite, {kind}"] = measure(fresh_sqlite("w1"), sizes, size_of=sqlite_size, server_kind=kind)
+        if args.postgres:
+            progress(f"W1 on PostgreSQL, {kind}")
+            with fresh_postgres("w1") as url:
+                results[f"postgresql, {kind}"] = measure(url, sizes, size_of=postgres_size, server_kind=kind)
     return results
 
 
