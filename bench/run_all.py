@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench import w1_lifecycle, w2_growth, w3_task_lists, w4_scale_out
-from bench.common import RUNS, machine, postgres_available, progress
+from bench.common import RUNS, calibration_ms, machine, postgres_available, progress
 
 
 def summarize(results: dict[str, Any]) -> str:
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     if not pg:
         progress("PostgreSQL is not reachable: its variants are skipped")
     started = time.perf_counter()
-    results: dict[str, Any] = {"machine": machine()}
+    results: dict[str, Any] = {"machine": machine(), "calibration_ms_before": calibration_ms()}
     progress("W1: lifecycle throughput")
     results["W1"] = w1_lifecycle.main(["--sizes", "20" if args.quick else "50,200"] + (["--postgres"] if pg else []))
     progress("W2: growth")
@@ -69,11 +69,13 @@ def main(argv: list[str] | None = None) -> None:
     results["W3"] = w3_task_lists.main(["--tasks", "10000" if args.quick else "100000"])
     progress("W4: scale-out on PostgreSQL")
     results["W4"] = w4_scale_out.main(["--per-client", "3" if args.quick else "25"])
+    results["calibration_ms_after"] = calibration_ms()
     RUNS.mkdir(parents=True, exist_ok=True)
     path = RUNS / f"results-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"
     path.write_text(json.dumps(results, indent=2))
     progress(f"done in {time.perf_counter() - started:.0f} s; raw figures in {path}")
     print(json.dumps(results["machine"], indent=2))
+    print(f"calibration: {results['calibration_ms_before']} ms before, {results['calibration_ms_after']} ms after")
     print(summarize(results))
 
 
