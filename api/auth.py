@@ -16,8 +16,8 @@ def authenticate() -> None:
     if scheme.lower() != "bearer" or not token.strip():
         raise AuthenticationFailed("Send your API token as 'Authorization: Bearer <token>'.")
     cf = changeflow()
-    with cf.database.snapshot() as session:
-        authentication = accounts.authenticate(session, token.strip(), now=cf.now())
+    with cf.database.reading() as connection:
+        authentication = accounts.authenticate(connection, token.strip(), now=cf.now())
     g.principal = authentication.principal
     g.record_token_use = authentication.token_id if authentication.record_use else None
 

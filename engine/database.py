@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -50,6 +50,13 @@ class Database:
         """A read-only transaction for queries."""
         with self._readers() as session, session.begin():
             yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A plain read-only connection, without an ORM session: for hot lookups that build no objects
+        (authentication runs on every request, and a session costs twice the query)."""
+        with self.engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         """Close every pooled connection (after a fork, or at shutdown)."""

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from roles.errors import AlreadyExists, AuthenticationFailed, InvalidValue, UnknownUser
@@ -131,8 +131,8 @@ _TOKEN_WITH_GRANTS = (
 )
 
 
-def authenticate(session: Session, token: str, *, now: datetime) -> Authentication:
-    """Check a bearer token (read-only); ``AuthenticationFailed`` says why it is refused."""
+def authenticate(session: Session | Connection, token: str, *, now: datetime) -> Authentication:
+    """Check a bearer token (read-only; a plain connection will do); ``AuthenticationFailed`` says why not."""
     rows = session.execute(_TOKEN_WITH_GRANTS, {"token_hash": hash_token(token)}).all()
     if not rows:
         raise AuthenticationFailed("The API token is not valid.")
