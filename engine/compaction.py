@@ -43,16 +43,6 @@ def compact(workflow: Any) -> int:
     return removed
 
 
-def tree_depth(workflow: Any) -> int:
-    """The depth of the deepest task (iterative: deep trees are what we are guarding against)."""
-    deepest, stack = 0, [(workflow.task_tree, 0)]
-    while stack:
-        task, depth = stack.pop()
-        deepest = max(deepest, depth)
-        stack.extend((child, depth + 1) for child in task.children)
-    return deepest
-
-
 def _compact_tree(workflow: Any, *, top_level: bool = False) -> int:
     keep = [task for task in workflow.tasks.values() if task.has_state(KEEP)]
     if not keep:
