@@ -8,11 +8,6 @@ in that thread, not inline, and the audit trail shows the system firing it.
 from __future__ import annotations
 
 import os
-import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -25,20 +20,13 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from tests.api.support import change_request, iso
+from tests.live_server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES_ENV = "CHANGEFLOW_TEST_POSTGRES_URL"
-DEMO_LINE = re.compile(r"^\s+(?P<user>[a-z][a-z-]*)\s+\S+\s+(?P<token>cf_\S+)$")
-STARTUP_DEADLINE = 120.0
 TIMER_DEADLINE = 60.0
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -63,61 +51,6 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     with admin.connect() as connection:
         connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
-
-
-class Server:
-    """``python app.py`` in a subprocess; its output is collected line by line."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        environment = {**os.environ, "CHANGEFLOW_PORT": str(self.port), "CHANGEFLOW_DATABASE_URL": database_url,
-                       "CHANGEFLOW_TIMER_INTERVAL": "0.2", "CHANGEFLOW_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
-        for name in ("CHANGEFLOW_DEMO_USERS", "CHANGEFLOW_TIMER_THREAD"):
-            environment.pop(name, None)
-        self.process = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=environment,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    def wait_until_healthy(self) -> dict[str, str]:
-        """Wait for /healthz; return the demo users' tokens the server printed on its first start."""
-        give_up = time.monotonic() + STARTUP_DEADLINE
-        while time.monotonic() < give_up:
-            if self.process.poll() is not None:
-                raise AssertionError(f"the server exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if requests.get(f"{self.base}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            time.sleep(0.2)
-        else:
-            raise AssertionError(f"the server did not answer /healthz in time:\n{self.output()}")
-        tokens = {match["user"]: match["token"] for line in list(self.lines) if (match := DEMO_LINE.match(line))}
-        assert {"admin", "change-practitioner", "change-manager", "change-owner"} <= tokens.keys(), self.output()
-        return tokens
-
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            code = self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            code = self.process.wait(timeout=30)
-        self._reader.join(timeout=30)
-        assert self.process.stdout is not None
-        self.process.stdout.close()
-        return code
 
 
 class Client:
