@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from roles import accounts
+
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_an_app_made_outside_the_embedded_server_creates_no_demo_users_and_no_timer_thread(database_url,

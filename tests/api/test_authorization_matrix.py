@@ -19,6 +19,10 @@ import pytest
 from tests.api import diagrams
 from tests.api.support import change_request
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 CALLERS = ("anonymous", "bad token", "change-practitioner", "change-manager", "change-owner", "admin",
            "release-manager")
 BAD_TOKEN = {"Authorization": "Bearer cf_this-is-not-a-token"}

@@ -24,6 +24,10 @@ from engine.models import HumanTask
 from roles import accounts
 from tests.api.support import change_request, rows
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN_PREFIX = "cf_"
 

@@ -10,7 +10,9 @@ from roles import accounts
 from roles.models import User
 from tests.api.support import assert_problem, rows
 
-pytestmark = pytest.mark.usefixtures("shipped")
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = [pytest.mark.usefixtures("shipped"), pytest.mark.sqlite_only]
 
 
 # -- 400: malformed requests ----------------------------------------------------------------------------

@@ -15,6 +15,9 @@ import pytest
 from tests.api import diagrams
 from tests.api.support import PROBLEM_FIELDS, PROBLEM_JSON, change_request
 
+# Malformed input is parsed before any SQL runs, so one backend is enough.
+pytestmark = pytest.mark.sqlite_only
+
 # Every route, as (METHOD, rule). test_the_fuzz_covers_every_route keeps it in step with the app.
 ROUTES = [
     ("GET", "/api/me"),
@@ -50,7 +53,8 @@ ROUTES = [
     ("DELETE", "/api/role-assignments/<id:assignment_id>"),
     ("GET", "/healthz"),
 ]
-USERS = ["admin", "change-manager", "change-practitioner"]
+# The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
+USERS = ["admin"]
 LONG = "x" * 20_000
 JUNK_QUERIES = [
     "page=0", "page=-1", "page=abc", "page=1.5", "page=99999999999999999999", "page=9223372036854775808",
@@ -87,7 +91,8 @@ JUNK_BODIES = [
     json.dumps({"reason": LONG, "data": {"divisor": "zero"}}).encode(),
 ]
 QUERY_POSTS = {"/api/process-models/<string:key>/versions"}  # the POSTs that read query parameters too
-CONTENT_TYPES = ["application/json", "application/xml", "text/plain", None]
+CONTENT_TYPES = ["application/json", None]
+DEPLOY_CONTENT_TYPES = [*CONTENT_TYPES, "application/xml", "text/plain"]  # deploy reads raw XML bodies too
 JUNK_IDS = ["0", "-1", "1.5", "abc", "2147483648", "99999999999999999999", "%00"]
 JUNK_NAMES = ["%00", "a%00b", "x" * 3000, "%C3%28", "..", "%2F", "%E2%80%AE", " ", "CHG-000001"]
 
@@ -147,7 +152,7 @@ def test_junk_never_makes_a_5xx(http, targets, method, rule):
             check(http.call(method, f"{path}?{query}", user), f"{user} {method} {path}?{query[:40]}", failures)
         if method in ("POST", "DELETE"):
             for body in JUNK_BODIES:
-                for content_type in CONTENT_TYPES:
+                for content_type in DEPLOY_CONTENT_TYPES if rule in QUERY_POSTS else CONTENT_TYPES:
                     kwargs = {} if body is None else {"data": body}
                     if content_type is not None:
                         kwargs["content_type"] = content_type

@@ -8,6 +8,10 @@ from sqlalchemy.orm import sessionmaker
 
 from tests.api.support import assert_problem
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 
 def test_healthz_answers_200_without_a_token(client):
     response = client.get("/healthz")

@@ -7,6 +7,10 @@ import re
 import pytest
 from openapi_spec_validator import validate
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 PROBLEM_REF = "#/components/schemas/Problem"
 UNDOCUMENTED_ENDPOINTS = {"static"}  # Flask's static files
 DOC_BLUEPRINT = "api-docs"  # /api/openapi.json and /api/docs themselves

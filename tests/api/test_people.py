@@ -10,6 +10,10 @@ import pytest
 
 from tests.api.support import assert_problem, change_request, iso, rows
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 ME = {
     "admin": [{"role": "admin", "practice": "*"}],
     "nobody": [],

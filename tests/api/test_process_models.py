@@ -10,6 +10,10 @@ import pytest
 from tests.api import diagrams
 from tests.api.support import assert_problem, rows
 
+# HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
+# tests/roles cover the SQL on both).
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [  # ordered by key, as the list is
     {"key": "emergency_change", "name": "Emergency change", "practice": "change", "latest_version": 1},
