@@ -16,7 +16,7 @@ from flask import Flask, Response, json, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from engine import Conflict, DeployError, EngineError, InvalidInput, NotFound
+from engine import Conflict, DeployError, EngineError, InvalidInput, NotFound, StateUnreadable
 from roles.errors import (
     AlreadyExists,
     AuthenticationFailed,
@@ -44,6 +44,7 @@ ERROR_KINDS: list[tuple[type[Exception], Kind]] = [
     (InvalidInput, Kind(422, "validation-failed")),
     (NotFound, Kind(404, "not-found")),
     (Conflict, Kind(409, "conflict")),
+    (StateUnreadable, Kind(409, "state-unreadable")),  # an instance saved by a newer engine: not a crash
     (EngineError, Kind(400, "bad-request")),
     (AuthenticationFailed, Kind(401, "unauthenticated")),
     (DutiesSeparated, Kind(403, "separation-of-duties")),

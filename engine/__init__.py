@@ -22,6 +22,7 @@ from engine.context import Authorizer, CommandContext, allow_all
 from engine.database import DEFAULT_DATABASE_URL, Database
 from engine.errors import Conflict, DeployError, EngineError, FormInvalid, InvalidInput, NotFound, Problem
 from engine.executor import SYSTEM_ACTOR, Engine
+from engine.serialization import StateUnreadable
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
 from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
@@ -32,6 +33,6 @@ __all__ = [
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
     "Listing", "NotFound", "PageRequest", "Problem", "ResumeInstance", "RetryInstance", "ServiceContext",
-    "ServiceError", "ServiceRegistry", "StartInstance", "SuspendInstance", "SystemClock", "TaskQuery",
+    "ServiceError", "ServiceRegistry", "StartInstance", "StateUnreadable", "SuspendInstance", "SystemClock", "TaskQuery",
     "TaskStatus", "UnclaimTask", "ValidateDeployment", "allow_all",
 ]

@@ -195,7 +195,6 @@ class StartInstance:
         store.session.add(instance)
         store.session.flush()
         execution = Execution.create(ctx, instance, bundle, data)
-        instance.serializer_version = ctx.engine.codec.version
         execution.event(EventType.STARTED, version=version.number, data=data)
         incident = execution.run.advance()
         execution.save(incident)

@@ -119,6 +119,7 @@ class Execution:
         if status not in (InstanceStatus.ERROR,):
             run.compact()
         row.state = self.ctx.engine.codec.dumps(run.workflow)
+        row.serializer_version = self.ctx.engine.codec.version  # a migrated state is saved in today's format
         row.data = run.data()
         row.status = status
         self.touch()

@@ -16,15 +16,22 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS as LIBRARY_MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
+from engine.errors import EngineError
 from engine.specs import ProcessBundle
 from engine.timers import CLOCKED
 
-# The library's format, plus ours: "spec by reference". Stored with every state, so a future format
-# change can tell old rows from new ones and migrate them.
-STATE_FORMAT = f"{SPIFF_FORMAT}+ref.1"
+# A saved state's format: the library's version, plus ours ("ref.N": the spec stored by reference). It is
+# stored in every state and in ``process_instance.serializer_version``; an older state is migrated on load.
+REFERENCE_FORMAT = "ref.1"
+STATE_FORMAT = f"{SPIFF_FORMAT}+{REFERENCE_FORMAT}"
+
+
+class StateUnreadable(EngineError):
+    """The instance's saved state is in a format this engine cannot read."""
 
 
 class _WorkflowByReference(BpmnWorkflowConverter):
@@ -71,8 +78,39 @@ class StateCodec:
         return self._serializer.serialize_json(workflow)
 
     def loads(self, state: str, bundle: ProcessBundle, script_engine: Any) -> BpmnWorkflow:
+        """Restore a saved state, migrating it first when an older library version wrote it."""
         document = json.loads(state)
-        version = document.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
-        if version != STATE_FORMAT:
-            raise ValueError(f"saved state has format {version!r}; this engine reads {STATE_FORMAT!r}")
+        found = document.pop(BpmnWorkflowSerializer.VERSION_KEY, None)
+        library_format, _, reference_format = str(found).partition("+")
+        if reference_format != REFERENCE_FORMAT or (library_format != SPIFF_FORMAT
+                                                    and library_format not in LIBRARY_MIGRATIONS):
+            raise StateUnreadable(f"The saved state has format {found!r}; this engine reads {STATE_FORMAT!r} "
+                                  f"and migrates library formats {', '.join(sorted(LIBRARY_MIGRATIONS))}.",
+                                  format=found)
+        if library_format != SPIFF_FORMAT:
+            self._migrate(document, library_format, bundle)
         return self._serializer.from_dict(document, bundle=bundle, script_engine=script_engine)
+
+    def _migrate(self, document: dict[str, Any], library_format: str, bundle: ProcessBundle) -> None:
+        """Run the library's own migrations from ``library_format`` up to the current format.
+
+        They read (and may rewrite) the specs, which a by-reference state lacks: lend them the version's
+        specs, serialized as the library would have embedded them, and take them back afterwards.
+        """
+        specs = {name: self._serializer.to_dict(spec) for name, spec in bundle.subprocess_specs.items()}
+        document["spec"] = self._serializer.to_dict(bundle.spec)
+        document["subprocess_specs"] = specs
+        names = {}
+        for key, subprocess in document.get("subprocesses", {}).items():
+            names[key] = subprocess.get("spec")
+            subprocess["spec"] = specs.get(names[key], {"task_specs": {}})
+        try:
+            LIBRARY_MIGRATIONS[library_format](document)
+        except Exception as error:  # the library's migrations raise whatever their data makes them raise
+            raise StateUnreadable(f"The saved state (library format {library_format}) could not be migrated to "
+                                  f"{SPIFF_FORMAT}: {type(error).__name__}: {error}",
+                                  format=library_format) from error
+        for key, subprocess in document.get("subprocesses", {}).items():
+            subprocess["spec"] = names.get(key)
+        for lent in ("spec", "subprocess_specs", "VERSION"):
+            document.pop(lent, None)

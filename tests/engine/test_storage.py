@@ -7,7 +7,8 @@ import json
 import pytest
 
 from engine import ClaimTask, CompleteTask, Database, Engine, FormInvalid, InstanceStatus
-from engine.serialization import STATE_FORMAT, StateCodec
+from engine.models import ProcessInstance
+from engine.serialization import LIBRARY_MIGRATIONS, STATE_FORMAT, StateCodec, StateUnreadable
 from roles.policy import role_for_lane
 from tests.engine.builder import diagram, end_event, flows, script_task, start_event, user_task
 from tests.engine.support import FORMS, deploy, instance_row, open_task, start
@@ -84,14 +85,56 @@ def test_dates_and_durations_survive_a_reload_as_values_scripts_can_use(engine):
     assert (data["next_day"], data["later"]) == ("2026-01-06", "2026-01-06T09:00:00+00:00")
 
 
-def test_a_state_in_another_format_is_refused_not_misread(engine):
+def store_state_as(engine: Engine, instance_id: int, state_format: str) -> None:
+    """Rewrite the instance's saved state as if an engine writing ``state_format`` had saved it."""
+    with engine.database.transaction() as session:
+        row = session.get(ProcessInstance, instance_id)
+        document = json.loads(row.state)
+        document["serializer_version"] = state_format
+        row.state = json.dumps(document)
+        row.serializer_version = state_format or ""
+
+
+def test_a_state_saved_by_an_older_library_is_migrated_with_the_library_s_migration(engine, monkeypatch):
     deploy(engine, STEPS)
     instance = start(engine)
-    document = json.loads(instance_row(engine, instance.id).state)
-    document["serializer_version"] = "1.4"
+    store_state_as(engine, instance.id, "1.4+ref.1")
+    migrated: list[set[str]] = []
+    original = LIBRARY_MIGRATIONS["1.4"]
 
-    with pytest.raises(ValueError, match="format"):
-        StateCodec().loads(json.dumps(document), bundle=None, script_engine=None)
+    def spy(document):
+        migrated.append(set(document))  # the library's migration sees the spec the state was saved without
+        original(document)
+
+    monkeypatch.setitem(LIBRARY_MIGRATIONS, "1.4", spy)
+    other = fresh_engine(engine)  # a restarted server: no workflow cached anywhere
+    try:
+        moved = other.run(CompleteTask(instance.tasks[0].id, {"decision": "yes"}), actor="mia")
+    finally:
+        other.database.dispose()
+
+    assert len(migrated) == 1 and {"spec", "subprocess_specs", "tasks"} <= migrated[0]
+    assert [task.element_id for task in moved.next_tasks] == ["approve"]
+    row = instance_row(engine, instance.id)
+    document = json.loads(row.state)
+    assert row.serializer_version == document["serializer_version"] == STATE_FORMAT  # saved in today's format
+    assert "spec" not in document and "subprocess_specs" not in document
+    assert row.data["decision"] == "yes" and row.data["due_on"] == "2026-01-05"
+
+
+@pytest.mark.parametrize("state_format", ["9.0+ref.1", "1.5+ref.9", "1.5", None])
+def test_a_state_in_a_format_this_engine_cannot_read_is_refused_and_left_alone(engine, state_format):
+    deploy(engine, STEPS)
+    instance = start(engine)
+    store_state_as(engine, instance.id, state_format)
+    before = instance_row(engine, instance.id)
+
+    with pytest.raises(StateUnreadable, match=r"this engine reads .1\.5\+ref\.1.") as caught:
+        engine.run(CompleteTask(instance.tasks[0].id, {"decision": "yes"}), actor="mia")
+
+    assert caught.value.context == {"format": state_format}
+    after = instance_row(engine, instance.id)
+    assert (after.state, after.revision, after.status) == (before.state, before.revision, InstanceStatus.RUNNING)
 
 
 def test_the_data_column_mirrors_the_workflow_data(engine):
