@@ -18,10 +18,10 @@ from engine.commands import (
     UnclaimTask,
     ValidateDeployment,
 )
-from engine.context import Authorizer, CommandContext, allow_all
+from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import DEFAULT_DATABASE_URL, Database
 from engine.errors import Conflict, DeployError, EngineError, FormInvalid, InvalidInput, NotFound, Problem
-from engine.executor import SYSTEM_ACTOR, Engine
+from engine.executor import Engine
 from engine.serialization import StateUnreadable
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
 from engine.states import EventType, InstanceStatus, TaskStatus
@@ -33,6 +33,6 @@ __all__ = [
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
     "Listing", "NotFound", "PageRequest", "Problem", "ResumeInstance", "RetryInstance", "ServiceContext",
-    "ServiceError", "ServiceRegistry", "StartInstance", "StateUnreadable", "SuspendInstance", "SystemClock", "TaskQuery",
-    "TaskStatus", "UnclaimTask", "ValidateDeployment", "allow_all",
+    "ServiceError", "ServiceRegistry", "StartInstance", "StateUnreadable", "SuspendInstance", "SystemClock",
+    "TaskQuery", "TaskStatus", "UnclaimTask", "ValidateDeployment", "allow_all",
 ]

@@ -178,7 +178,7 @@ class _Checker:
         if key in executable:
             return key
         if len(executable) == 1:
-            return executable[0]
+            return str(executable[0])
         self.problem(f"The document has several executable processes ({', '.join(executable)}); "
                      f"name the one to deploy '{key}'.")
         return None

@@ -12,7 +12,6 @@ from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
 from engine.context import SYSTEM_ACTOR, CommandContext
@@ -72,11 +71,7 @@ class Execution:
 
     def task_row(self, task_id: str, first_read: HumanTask) -> HumanTask:
         """The task's row as committed now that we hold the instance lock (not a stale earlier read)."""
-        if self.ctx.store.reads_under_write_lock:
-            row = first_read
-        else:
-            statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
-            row = self.ctx.store.session.scalars(statement).first()
+        row = first_read if self.ctx.store.reads_under_write_lock else self.ctx.store.get_task(task_id, fresh=True)
         if row is None or row.instance_id != self.instance.id:
             raise NotFound(f"Task {task_id} does not exist.")
         return row

@@ -27,10 +27,11 @@ from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
 Result = TypeVar("Result")
+Result_co = TypeVar("Result_co", covariant=True)
 
 
-class Command(Protocol[Result]):
-    def execute(self, ctx: CommandContext) -> Result: ...
+class Command(Protocol[Result_co]):
+    def execute(self, ctx: CommandContext) -> Result_co: ...
 
 
 class Engine:
@@ -131,6 +132,8 @@ class Engine:
             if row is None:
                 raise NotFound(f"Task {task_id} does not exist.")
             instance = store.get_instance(row.instance_id)
+            if instance is None:  # the foreign key forbids it; a guard for the type checker and for corruption
+                raise NotFound(f"Task {task_id} belongs to no instance.")
             data = dict(instance.data)
             form = None
             if row.form_key:
@@ -191,7 +194,7 @@ class Engine:
             store = Store(session)
             model = store.get_model(key)
             version = store.version_by_number(model.id, number) if model is not None else None
-            if version is None:
+            if model is None or version is None:
                 raise NotFound(f"The process '{key}' has no version {number}.")
             return VersionView.of(model, version, with_content=True)
 

@@ -224,10 +224,10 @@ class Run:
         parent = task.parent
         if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
             return None
-        moments = [due_at(sibling._get_internal_data("event_value")) for sibling in parent.children
+        moments = [moment for sibling in parent.children
                    if isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
-                   and sibling.has_state(TaskState.WAITING)]
-        moments = [moment for moment in moments if moment is not None]
+                   and sibling.has_state(TaskState.WAITING)
+                   and (moment := due_at(sibling._get_internal_data("event_value"))) is not None]
         return min(moments) if moments else None
 
     def _waiting_timers(self) -> list[Any]:
@@ -236,8 +236,8 @@ class Run:
                 and task.has_state(TaskState.WAITING)]
 
     def next_timer_at(self) -> datetime | None:
-        moments = [due_at(task._get_internal_data("event_value")) for task in self._waiting_timers()]
-        moments = [moment for moment in moments if moment is not None]
+        moments = [moment for task in self._waiting_timers()
+                   if (moment := due_at(task._get_internal_data("event_value"))) is not None]
         return min(moments) if moments else None
 
     def waiting_messages(self) -> list[tuple[Any, Any]]:
@@ -278,7 +278,8 @@ class Run:
             if not live and self.workflow.last_task is not None:
                 merged.update(self.workflow.last_task.data)
         merged.pop("data_objects", None)
-        return json_ready(merged)
+        ready: dict[str, Any] = json_ready(merged)
+        return ready
 
 
 def _message(error: Exception) -> str:

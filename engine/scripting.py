@@ -43,16 +43,16 @@ class ScriptEngine(PythonScriptEngine):
         """The command's time (else the engine's clock); the clocked timers ask for it."""
         return self._now if self._now is not None else self.environment.now()
 
-    def _context(self, external_context: dict | None) -> dict:
+    def _context(self, external_context: dict[str, Any] | None) -> dict[str, Any]:
         if self._now is None:
             return external_context or {}
         moment = self._now
         return {"now": lambda: moment, "today": lambda: moment.date(), **(external_context or {})}
 
-    def execute(self, task: Any, script: str, external_context: dict | None = None) -> bool:
-        return super().execute(task, script, self._context(external_context))
+    def execute(self, task: Any, script: str, external_context: dict[str, Any] | None = None) -> bool:
+        return bool(super().execute(task, script, self._context(external_context)))
 
-    def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
+    def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
         try:
             return self.environment.evaluate(expression, task.data, self._context(external_context))
         except SpiffWorkflowException as error:
@@ -84,10 +84,12 @@ class ScriptEngine(PythonScriptEngine):
             err.line_number = line_number
             err.error_line = error_line
             err.add_note(f"Python script error on line {line_number}: '{error_line}'")
-            return err
-        return WorkflowTaskException(
+            located: Exception = err
+            return located
+        wrapped: Exception = WorkflowTaskException(
             _describe(err), task=task, exception=err, line_number=line_number, error_line=error_line
         )
+        return wrapped
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = 0

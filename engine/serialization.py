@@ -41,7 +41,7 @@ class _WorkflowByReference(BpmnWorkflowConverter):
         dct = WorkflowConverter.to_dict(self, workflow)
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
+        return dict(dct)
 
     def from_dict(self, dct: dict[str, Any], *, bundle: ProcessBundle, script_engine: Any) -> BpmnWorkflow:
         workflow = self.target_class(bundle.spec, dict(bundle.subprocess_specs), script_engine=script_engine,
@@ -75,7 +75,7 @@ class StateCodec:
         self._serializer = BpmnWorkflowSerializer(_registry(), version=STATE_FORMAT)
 
     def dumps(self, workflow: BpmnWorkflow) -> str:
-        return self._serializer.serialize_json(workflow)
+        return str(self._serializer.serialize_json(workflow))
 
     def loads(self, state: str, bundle: ProcessBundle, script_engine: Any) -> BpmnWorkflow:
         """Restore a saved state, migrating it first when an older library version wrote it."""

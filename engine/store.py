@@ -223,8 +223,12 @@ class Store:
 
     # -- human tasks -------------------------------------------------------------------------------
 
-    def get_task(self, task_id: str) -> HumanTask | None:
-        return self.session.get(HumanTask, task_id)
+    def get_task(self, task_id: str, *, fresh: bool = False) -> HumanTask | None:
+        """A task row; ``fresh`` reads it again from the database even if this session has read it before."""
+        if not fresh:
+            return self.session.get(HumanTask, task_id)
+        statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
+        return self.session.scalars(statement).first()
 
     def live_tasks(self, instance_id: int) -> list[HumanTask]:
         """The instance's open (or suspended) human tasks, oldest first."""
@@ -323,8 +327,8 @@ class Store:
                 common.append(Condition("role", "eq", query.role))
             if assignees == [None, query.workable_by]:
                 common.append(Condition("assignee", "assignees", tuple(assignees)))
-            elif assignees and assignees != [task_list.ANYONE]:
-                common.append(task_list.assignee_condition(assignees[0]))
+            elif assignees and (only := task_list.assignee_condition(assignees[0])) is not None:
+                common.append(only)
             if not assignees or practices == []:
                 return None
             if practices is None:
@@ -418,10 +422,10 @@ class Store:
 
     # -- paging ------------------------------------------------------------------------------------
 
-    def _page(self, statement: Select, page: PageRequest, *, rows: bool = False) -> Listing:
+    def _page(self, statement: Select[Any], page: PageRequest, *, rows: bool = False) -> Listing:
         total = self.session.execute(
             select(func.count()).select_from(statement.order_by(None).subquery())
         ).scalar_one()
         paged = statement.limit(page.per_page).offset(page.offset)
-        items = list(self.session.execute(paged)) if rows else list(self.session.scalars(paged))
+        items: list[Any] = list(self.session.execute(paged)) if rows else list(self.session.scalars(paged))
         return Listing(items, total)

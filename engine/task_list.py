@@ -60,9 +60,9 @@ class Plan:
 
 @dataclass(frozen=True)
 class Statements:
-    page: Select
-    count: Select
-    barred: Select | None
+    page: Select[Any]
+    count: Select[Any]
+    barred: Select[Any] | None
 
 
 def assignee_condition(assignee: Any) -> Condition | None:

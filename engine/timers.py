@@ -23,7 +23,8 @@ _ISO_LITERAL = re.compile(r"^(R\d*/.+|P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}([T ][0-
 
 
 def _now(my_task: Any) -> datetime:
-    return my_task.workflow.script_engine.now()
+    moment: datetime = my_task.workflow.script_engine.now()
+    return moment
 
 
 def literal_text(expression: str) -> str | None:
@@ -55,7 +56,8 @@ def due_at(event_value: Any) -> datetime | None:
     if isinstance(event_value, dict):  # a cycle: the next occurrence, unless all cycles ran
         return datetime.fromisoformat(event_value["next"]) if event_value.get("cycles") else None
     if isinstance(event_value, str):
-        return TimerEventDefinition.get_datetime(event_value)
+        moment: datetime = TimerEventDefinition.get_datetime(event_value)
+        return moment
     return None
 
 
@@ -69,7 +71,7 @@ class ClockedTimeDate(TimeDateEventDefinition):
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return bool(my_task._get_internal_data("event_fired", False))
 
 
 class ClockedDuration(DurationTimerEventDefinition):
@@ -84,7 +86,7 @@ class ClockedDuration(DurationTimerEventDefinition):
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
-        return my_task._get_internal_data("event_fired", False)
+        return bool(my_task._get_internal_data("event_fired", False))
 
 
 class ClockedCycle(CycleTimerEventDefinition):
@@ -118,7 +120,8 @@ class ClockedCycle(CycleTimerEventDefinition):
             parsed = TimerEventDefinition.parse_iso_duration(components[1])
             duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
             return cycles, now + duration, duration
-        return TimerEventDefinition.parse_iso_recurring_interval(expression)
+        recurring: tuple[int, datetime, timedelta] = TimerEventDefinition.parse_iso_recurring_interval(expression)
+        return recurring
 
 
 CLOCKED = {

@@ -361,29 +361,29 @@ def _parse_field(index: int, raw: object, problems: list[str]) -> _ParsedField |
     if field_type is FieldType.LIST and items is None:
         return None
 
-    def option(key: str) -> Any:
+    def value_of(key: str) -> Any:
         return raw.get(key) if key not in bad else None
 
-    default = option("default")
-    choices = option("choices")
-    required_if = option("required_if")
+    default = value_of("default")
+    choices = value_of("choices")
+    required_if = value_of("required_if")
     field = FieldDefinition(
         name=name,
         type=field_type,
-        label=option("label") or default_label(name),
-        description=option("description"),
-        required=option("required") or False,
+        label=value_of("label") or default_label(name),
+        description=value_of("description"),
+        required=value_of("required") or False,
         default=tuple(default) if isinstance(default, list) else default,
-        min=option("min"),
-        max=option("max"),
-        min_length=option("min_length"),
-        max_length=option("max_length"),
-        pattern=option("pattern"),
+        min=value_of("min"),
+        max=value_of("max"),
+        min_length=value_of("min_length"),
+        max_length=value_of("max_length"),
+        pattern=value_of("pattern"),
         choices=tuple(choices) if choices is not None else None,
         items=items,
-        min_items=option("min_items"),
-        max_items=option("max_items"),
-        after=option("after"),
+        min_items=value_of("min_items"),
+        max_items=value_of("max_items"),
+        after=value_of("after"),
         required_if=(
             RequiredIf(field=required_if["field"], values=tuple(required_if["in"]))
             if required_if is not None

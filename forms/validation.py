@@ -27,10 +27,10 @@ _DATE_TIME_RE = re.compile(
 )
 
 
-class _FormField(ma_fields.Field):
+class _FormField(ma_fields.Field[Any]):
     """Base of the form's fields: ``null`` on an optional field means "no value", like leaving it out."""
 
-    default_error_messages: ClassVar[dict[str, str]] = {"required": REQUIRED_MESSAGE}
+    default_error_messages: dict[str, str | list[Any] | dict[Any, Any]] = {"required": REQUIRED_MESSAGE}
 
     def deserialize(
         self, value: Any, attr: str | None = None, data: Mapping[str, Any] | None = None, **kwargs: Any
@@ -327,7 +327,7 @@ def build_schema(form: FormDefinition) -> Schema:
             required_if_rules.append((field.name, other.name, values, other.label))
     attributes["_after_rules"] = tuple(after_rules)
     attributes["_required_if_rules"] = tuple(required_if_rules)
-    schema_class = type(f"FormSchema[{form.key}]", (_FormSchema,), attributes)
+    schema_class: type[Schema] = type(f"FormSchema[{form.key}]", (_FormSchema,), attributes)
     return schema_class()
 
 
@@ -347,7 +347,8 @@ def validate_submission(form: FormDefinition, data: object) -> dict[str, Any]:
     if schema is None:
         schema = _SCHEMAS[form] = build_schema(form)
     try:
-        return schema.load(data)
+        loaded: dict[str, Any] = schema.load(data)
+        return loaded
     except ValidationError as error:
         messages = error.messages
         if not isinstance(messages, Mapping):

@@ -29,8 +29,8 @@ def create_demo_users(session: Session, *, now: datetime) -> list[DemoUser]:
     created = []
     for username, display_name, grants in plan:
         user = accounts.create_user(session, username, now=now, display_name=display_name)
-        for role, practice in grants:
-            accounts.grant(session, user, role, practice, granted_by="setup", now=now)
+        for granted, practice in grants:
+            accounts.grant(session, user, granted, practice, granted_by="setup", now=now)
         _row, token = accounts.issue_token(session, user, now=now)
         created.append(DemoUser(username, tuple((str(r), p) for r, p in grants), token))
     return created
