@@ -19,7 +19,7 @@ from engine.commands import (
     ValidateDeployment,
 )
 from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
-from engine.database import DEFAULT_DATABASE_URL, Database
+from engine.database import Database
 from engine.errors import Conflict, DeployError, EngineError, FormInvalid, InvalidInput, NotFound, Problem
 from engine.executor import Engine
 from engine.serialization import StateUnreadable
@@ -28,7 +28,7 @@ from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
 
 __all__ = [
-    "DEFAULT_DATABASE_URL", "SYSTEM_ACTOR",
+    "SYSTEM_ACTOR",
     "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",

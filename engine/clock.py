@@ -49,9 +49,3 @@ def ensure_utc(moment: datetime) -> datetime:
         raise ValueError(f"{moment.isoformat()} has no timezone")
     return moment.astimezone(UTC)
 
-
-def from_storage(moment: datetime | None) -> datetime | None:
-    """Datetimes read back from SQLite lose their zone; everything we store is UTC, so restore it."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)

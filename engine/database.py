@@ -11,8 +11,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-DEFAULT_DATABASE_URL = "sqlite:///instance/changeflow.db"
-
 
 class Database:
     """One SQLAlchemy engine plus the two kinds of sessions the engine uses: writers and readers.

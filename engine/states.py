@@ -6,7 +6,7 @@ from enum import StrEnum
 
 
 class InstanceStatus(StrEnum):
-    """Lifecycle of a process instance (see docs/states.md for the diagram)."""
+    """Lifecycle of a process instance (docs/glossary.md has the state diagram)."""
 
     RUNNING = "running"  # at least one human task is open
     WAITING = "waiting"  # no human task open; waiting for a timer or a message

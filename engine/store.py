@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -79,7 +79,6 @@ class Listing:
 
     items: list[Any]
     total: int
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 class Store:
