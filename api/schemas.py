@@ -150,6 +150,11 @@ class DeployRequestSchema(StrictSchema):
         "description": "DMN documents; omit to keep those of the latest version."})
     forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict, metadata={
         "description": "Form definitions by key, overriding the server's forms directory."})
+    default_role = fields.String(load_default=None, validate=validate.OneOf(["owner", "manager", "practitioner"]),
+                                 metadata={"description": "The role of user tasks that no lane, "
+                                           "camunda:candidateGroups or role property assigns (default practitioner)."})
+    process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200), metadata={
+        "description": "The process to deploy when the document has several (its id, in any case)."})
 
 
 class XmlDeployArgs(Schema):
@@ -159,6 +164,8 @@ class XmlDeployArgs(Schema):
         "description": "Required for a new process model; defaults to the model's practice."})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
+    default_role = fields.String(load_default=None, validate=validate.OneOf(["owner", "manager", "practitioner"]))
+    process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
 
 
 class ValidateRequestSchema(DeployRequestSchema):
@@ -171,6 +178,14 @@ class DeployResultSchema(Schema):
     sha256 = fields.String()
     practice = fields.String()
     created = fields.Boolean(metadata={"description": "False when identical content was already deployed."})
+    warnings = fields.List(fields.Nested(lambda: BpmnProblemSchema()), metadata={
+        "description": "What does not stop the diagram from running but its author should know."})
+
+
+class BpmnProblemSchema(Schema):
+    element_id = fields.String(allow_none=True)
+    message = fields.String()
+    line = fields.Integer(allow_none=True)
 
 
 class ValidationReportSchema(Schema):
@@ -181,6 +196,7 @@ class ValidationReportSchema(Schema):
     forms = fields.List(fields.String())
     start_role = fields.String(allow_none=True)
     user_tasks = fields.List(fields.Dict())
+    warnings = fields.List(fields.Nested(BpmnProblemSchema))
 
 
 # -- tasks ------------------------------------------------------------------------------------------------

@@ -70,6 +70,8 @@ class _DeployInput:
     bpmn: str
     decisions: tuple[str, ...] | None = None  # None: reuse the latest version's decision tables
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    default_role: str | None = None  # the role of user tasks outside lanes (else practitioner)
+    process_id: str | None = None  # the process to deploy, when the document has several
 
     def _checked(self, ctx: CommandContext) -> tuple[Any, ProcessModel | None]:
         if not KEY_PATTERN.match(self.key):
@@ -95,7 +97,8 @@ class _DeployInput:
             return form
 
         deployable = prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
-                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services)
+                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services,
+                                        default_role=self.default_role, process_id=self.process_id)
         return deployable, model
 
     def _uploaded_forms(self) -> dict[str, FormDefinition]:
@@ -128,21 +131,22 @@ class DeployVersion(_DeployInput):
         elif self.name:
             model.name = self.name
         existing = store.version_with_hash(model.id, deployable.sha256)
+        warnings = [problem.to_dict() for problem in deployable.warnings]
         if existing is not None:
-            return DeployResult(VersionView.of(model, existing), created=False)
+            return DeployResult(VersionView.of(model, existing), created=False, warnings=warnings)
         latest = store.latest_version(model.id)
         version = ProcessVersion(
             model_id=model.id, number=(latest.number if latest else 0) + 1, process_id=deployable.process_id,
             bpmn_xml=deployable.bpmn_xml, decisions=deployable.decisions, forms=deployable.forms,
             sha256=deployable.sha256, start_role=deployable.start_role,
             start_form_key=deployable.start_form_key, deployed_by=ctx.actor, deployed_at=ctx.now,
-            comment=self.comment,
+            comment=self.comment, default_role=deployable.default_role,
         )
         store.session.add(version)
         store.session.flush()
         store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.DEPLOYED, instance_id=None,
                         data={"process": model.key, "version": version.number, "sha256": version.sha256})
-        return DeployResult(VersionView.of(model, version), created=True)
+        return DeployResult(VersionView.of(model, version), created=True, warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -155,11 +159,13 @@ class ValidateDeployment(_DeployInput):
         spec, subprocess_specs = parse_process(deployable.process_id, deployable.bpmn_xml, deployable.decisions)
         for task_spec in all_task_specs(spec, subprocess_specs):
             if is_human_task(task_spec):
-                meta = task_meta(task_spec, ctx.engine.lane_roles)
+                meta = task_meta(task_spec, ctx.engine.lane_roles, deployable.default_role)
                 bundle_tasks.append({"element_id": meta.element_id, "title": meta.title, "role": meta.role,
-                                     "form_key": meta.form_key, "separation_of_duties": list(meta.separation)})
+                                     "role_source": meta.role_source.value, "form_key": meta.form_key,
+                                     "separation_of_duties": list(meta.separation)})
         return ValidationReport(deployable.process_id, deployable.name, deployable.sha256,
-                                sorted(deployable.forms), deployable.start_role, bundle_tasks)
+                                sorted(deployable.forms), deployable.start_role, bundle_tasks,
+                                [problem.to_dict() for problem in deployable.warnings])
 
 
 # -- instances ------------------------------------------------------------------------------------

@@ -10,18 +10,30 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
-from engine.parsing import BpmnParser
+from engine.parsing import ROLE_PROPERTY, BpmnParser, ExternalServiceTask
 from forms import FormDefinition
 
 LaneRoles = Callable[[str], "str | None"]
 REQUESTER = "requester"
+DEFAULT_ROLE = "practitioner"  # the role of user tasks outside lanes, unless the deploy names another
+
+
+class RoleSource(StrEnum):
+    """Where a human task's role comes from, in order of precedence."""
+
+    LANE = "lane"
+    CANDIDATE_GROUPS = "camunda:candidateGroups"
+    PROPERTY = "role property"
+    DEFAULT = "default role"
 
 
 @dataclass(frozen=True)
@@ -37,6 +49,8 @@ class TaskMeta:
     assign_to: str | None = None  # "requester" or the element id of a user task
     due_in: str | None = None  # ISO 8601 duration
     instructions: str | None = None
+    role_source: RoleSource = RoleSource.LANE
+    role_hint: str | None = None  # what the diagram named (candidate groups or property) when it maps to no role
 
 
 @dataclass(frozen=True)
@@ -53,6 +67,7 @@ class ProcessBundle:
     forms: Mapping[str, FormDefinition] = field(default_factory=dict)
     start_role: str | None = None
     start_form_key: str | None = None
+    external_topics: Mapping[str, str] = field(default_factory=dict)  # element id -> topic
     has_messages: bool = False  # any message catch event: only then are subscriptions kept up to date
 
     def form(self, key: str | None) -> FormDefinition | None:
@@ -63,16 +78,44 @@ def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
 
 
-def task_meta(task_spec: Any, lane_roles: LaneRoles) -> TaskMeta:
-    """Read a user task's lane, form and duties from its spec."""
+def task_role(task_spec: Any, lane_roles: LaneRoles, default_role: str | None) -> tuple[str | None, RoleSource,
+                                                                                       str | None]:
+    """(role, where it came from, what the diagram named if it maps to no role) for a human task.
+
+    In order: the lane; ``camunda:candidateGroups`` (the first group that names a role); the ``role``
+    property; the model's default role, chosen at deploy.
+    """
+    lane = getattr(task_spec, "lane", None)
+    if lane:
+        return lane_roles(lane), RoleSource.LANE, None
+    extensions = getattr(task_spec, "extensions", {}) or {}
+    hints: list[str] = []
+    groups = _split(extensions.get("candidateGroups"))
+    for group in groups:
+        if lane_roles(group):
+            return lane_roles(group), RoleSource.CANDIDATE_GROUPS, None
+    hints += groups
+    named = ((extensions.get("properties") or {}).get(ROLE_PROPERTY) or "").strip()
+    if named:
+        if lane_roles(named):
+            return lane_roles(named), RoleSource.PROPERTY, None
+        hints.append(named)
+    return default_role or DEFAULT_ROLE, RoleSource.DEFAULT, ", ".join(hints) or None
+
+
+def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = None) -> TaskMeta:
+    """Read a human task's role, form and duties from its spec."""
     extensions = getattr(task_spec, "extensions", {}) or {}
     properties = extensions.get("properties", {}) or {}
     lane = getattr(task_spec, "lane", None)
+    role, source, hint = task_role(task_spec, lane_roles, default_role)
     return TaskMeta(
         element_id=task_spec.bpmn_id,
         title=task_spec.bpmn_name or task_spec.bpmn_id,
         lane=lane,
-        role=lane_roles(lane) if lane else None,
+        role=role,
+        role_source=source,
+        role_hint=hint,
         form_key=properties.get("formKey") or None,
         separation=_split(properties.get("separationOfDuties")),
         assign_to=(properties.get("assignTo") or "").strip() or None,
@@ -82,7 +125,17 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles) -> TaskMeta:
 
 
 def is_human_task(task_spec: Any) -> bool:
+    """User and manual tasks, and plain tasks in a lane (a "mark done" task for that lane's role).
+
+    A plain task outside any lane passes through (``parse_process`` makes it automatic).
+    """
+    if isinstance(task_spec, NoneTask):
+        return bool(getattr(task_spec, "lane", None))
     return isinstance(task_spec, (UserTask, ManualTask))
+
+
+def is_external_task(task_spec: Any) -> bool:
+    return isinstance(task_spec, ExternalServiceTask)
 
 
 def all_task_specs(spec: Any, subprocess_specs: Mapping[str, Any]) -> list[Any]:
@@ -106,14 +159,19 @@ def parse_process(process_id: str, bpmn_xml: str, decisions: list[str], *,
     for decision in decisions:
         parser.add_dmn_str(decision.encode())
     parser.add_bpmn_str(bpmn_xml.encode())
-    return parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    spec, subprocess_specs = parser.get_spec(process_id), parser.get_subprocess_specs(process_id)
+    for task_spec in all_task_specs(spec, subprocess_specs):
+        if isinstance(task_spec, NoneTask) and not getattr(task_spec, "lane", None):
+            task_spec.manual = False  # nobody is named to do it: it passes through, as in Camunda
+    return spec, subprocess_specs
 
 
 def build_bundle(version: Any, lane_roles: LaneRoles) -> ProcessBundle:
     """Parse a stored ``ProcessVersion`` into a bundle (the deploy checks have already passed)."""
     spec, subprocess_specs = parse_process(version.process_id, version.bpmn_xml, list(version.decisions))
     task_specs = all_task_specs(spec, subprocess_specs)
-    tasks = {ts.bpmn_id: task_meta(ts, lane_roles) for ts in task_specs if is_human_task(ts)}
+    default_role = getattr(version, "default_role", None)
+    tasks = {ts.bpmn_id: task_meta(ts, lane_roles, default_role) for ts in task_specs if is_human_task(ts)}
     start = start_event(spec)
     start_meta = task_meta(start, lane_roles) if start is not None else None
     return ProcessBundle(
@@ -125,8 +183,9 @@ def build_bundle(version: Any, lane_roles: LaneRoles) -> ProcessBundle:
         subprocess_specs=subprocess_specs,
         tasks=tasks,
         forms={key: FormDefinition.from_dict(key, dict(definition)) for key, definition in version.forms.items()},
-        start_role=start_meta.role if start_meta else None,
+        start_role=start_meta.role if start_meta and start_meta.lane else None,
         start_form_key=start_meta.form_key if start_meta else None,
+        external_topics={ts.bpmn_id: ts.topic for ts in task_specs if is_external_task(ts)},
         has_messages=any(isinstance(getattr(ts, "event_definition", None), MessageEventDefinition)
                          for ts in task_specs),
     )

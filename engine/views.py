@@ -171,6 +171,7 @@ class VersionView:
 class DeployResult:
     version: VersionView
     created: bool  # False when identical content was already deployed
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # {element_id, message, line}
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,7 @@ class ValidationReport:
     forms: list[str]
     start_role: str | None
     user_tasks: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # {element_id, message, line}
 
 
 # -- facts for authorization ----------------------------------------------------------------------
