@@ -480,7 +480,18 @@ def _line(value: Any) -> int | None:
 
 
 def _message(error: Exception) -> str:
-    return str(error.args[0]) if error.args else type(error).__name__
+    text = str(error.args[0]) if error.args else type(error).__name__
+    return _LIBRARY_MESSAGES.get(text, text)
+
+
+# The library's terse validation messages, said so that a modeler user knows what to change.
+_LIBRARY_MESSAGES = {
+    f"Expected a{'n' if kind[0] in 'AEIOU' else ''} {kind} node": (
+        f"The {kind.lower()} event definition refers to a {kind.lower()} that the document does not define: its "
+        f"{kind.lower()}Ref must be the id of a bpmn:{kind.lower()} element of this file.")
+    for kind in ("Message", "Signal", "Error", "Escalation")
+} | {"Expected an error node": "The error event definition refers to an error that the document does not define: "
+                               "its errorRef must be the id of a bpmn:error element of this file."}
 
 
 def clean_message(message: str) -> str:

@@ -56,14 +56,14 @@ class Execution:
         workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
                                 script_engine=ctx.script_engine(instance.business_key))
         workflow.task_tree.data.update(data)
-        return cls(ctx, instance, bundle, Run(workflow, bundle))
+        return cls(ctx, instance, bundle, Run(workflow, bundle, time_budget=ctx.engine.command_time_limit))
 
     @property
     def run(self) -> Run:
         if self._run is None:
             script_engine = self.ctx.script_engine(self.instance.business_key)
             workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
-            self._run = Run(workflow, self.bundle)
+            self._run = Run(workflow, self.bundle, time_budget=self.ctx.engine.command_time_limit)
         return self._run
 
     def facts(self) -> InstanceFacts:

@@ -16,6 +16,7 @@ from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.itsm_services import itsm_services
+from engine.runtime import TIME_BUDGET
 from engine.sandbox import SandboxEnvironment
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
@@ -45,6 +46,7 @@ class Engine:
         find_form: Callable[[str], FormDefinition | None] = lambda key: None,
         services: ServiceRegistry | None = None,
         script_time_limit: float = 2.0,
+        command_time_limit: float = TIME_BUDGET,
     ) -> None:
         self.database = database
         self.clock = clock or SystemClock()
@@ -54,6 +56,8 @@ class Engine:
         self.specs = SpecCache(lane_roles)
         self.codec = StateCodec()
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
+        # Wall time a command may spend in engine steps before the instance stops with an incident.
+        self.command_time_limit = command_time_limit
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""

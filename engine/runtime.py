@@ -6,6 +6,7 @@ Nothing here touches the database; ``engine.execution`` persists what this modul
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -21,11 +22,15 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 from engine.compaction import compact
-from engine.specs import ProcessBundle, TaskMeta
+from engine.specs import ProcessBundle, TaskMeta, event_definitions
 from engine.timers import due_at
 
 # Automatic steps one command may take before the engine calls it a runaway loop.
 STEP_BUDGET = 20_000
+# Wall time one command may spend running engine steps. A step count alone cannot stop steps that each
+# get slower (a process that calls itself grows its task tree on every step), and a request must never
+# hang: past this, the instance stops with an incident and the request answers.
+TIME_BUDGET = 10.0
 # Compact in the middle of a long automatic run, long before the library's iterator depth limit (1000).
 COMPACT_DEPTH = 150
 _UNLIMITED = 1 << 30
@@ -58,9 +63,11 @@ class RunawayProcess(WorkflowException):
 class Run:
     """A workflow being advanced by one command."""
 
-    def __init__(self, workflow: BpmnWorkflow, bundle: ProcessBundle) -> None:
+    def __init__(self, workflow: BpmnWorkflow, bundle: ProcessBundle, *, time_budget: float = TIME_BUDGET) -> None:
         self.workflow = workflow
         self.bundle = bundle
+        self.time_budget = time_budget
+        self._deadline: float | None = None  # set when the command first runs engine steps
         self.steps: list[str] = []  # element ids of the automatic tasks run, in order
         self.fired_timers: list[str] = []  # element ids of the timers that fired in this command
         self._final_data: dict[str, Any] | None = None  # the data as it was when the instance was cancelled
@@ -70,6 +77,8 @@ class Run:
     def advance(self) -> IncidentInfo | None:
         """Run engine steps until only people, timers or messages can move the instance on."""
         budget = [STEP_BUDGET]
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.time_budget
 
         def after_step(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
@@ -83,6 +92,10 @@ class Run:
             if budget[0] <= 0:
                 raise RunawayProcess(f"more than {STEP_BUDGET} automatic steps in one go; is there an "
                                      "endless loop?", task_spec=task.task_spec)
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                raise RunawayProcess(f"the automatic steps ran longer than {self.time_budget:g} seconds in one "
+                                     f"go ({STEP_BUDGET - budget[0]} steps); is there an endless loop or a "
+                                     "process that calls itself?", task_spec=task.task_spec)
             if task.depth > COMPACT_DEPTH:
                 compact(self.workflow)
 
@@ -171,7 +184,33 @@ class Run:
             task_spec = getattr(error, "task_spec", None)
             task = self._find_error_task(task_spec)
             return self._incident(task, error, None, element_id=getattr(task_spec, "bpmn_id", None))
+        except Exception as error:  # noqa: BLE001 - the library's own crashes stop the instance, not the server
+            # A KeyError or TypeError from inside the library (a multi-instance collection that is missing
+            # or not a list, say): the task it was running is the one in the middle of changing state.
+            task = self._crashed_task()
+            return IncidentInfo(
+                task_id=str(task.id) if task is not None else None,
+                element_id=task.task_spec.bpmn_id if task is not None else None,
+                error_type=type(error).__name__,
+                message=_crash_message(task, error),
+                line=None,
+            )
         return None
+
+    def _crashed_task(self) -> Any:
+        """The task the library was running when it crashed: one in ERROR, else the first unfinished child of
+        the task completed last (the library crashes while readying the next task)."""
+        errored = self._find_error_task(None)
+        if errored is not None:
+            return errored
+        completed = self.workflow.get_tasks(state=TaskState.COMPLETED, max_depth=_UNLIMITED)
+        last = max(completed, key=lambda task: task.last_state_change, default=None)
+        pending = [child for child in (last.children if last is not None else [])
+                   if child.has_state(TaskState.NOT_FINISHED_MASK)]
+        for task in pending:
+            if task.task_spec.bpmn_id is not None:
+                return task
+        return pending[0] if pending else last
 
     def _incident(self, task: Any, error: Exception, line: int | None,
                   element_id: str | None = None) -> IncidentInfo:
@@ -232,7 +271,8 @@ class Run:
 
     def _waiting_timers(self) -> list[Any]:
         return [task for task in self.workflow.event_manager.tasks.values()
-                if isinstance(task.task_spec.event_definition, TimerEventDefinition)
+                if any(isinstance(definition, TimerEventDefinition)
+                       for definition in event_definitions(task.task_spec))
                 and task.has_state(TaskState.WAITING)]
 
     def next_timer_at(self) -> datetime | None:
@@ -241,11 +281,12 @@ class Run:
         return min(moments) if moments else None
 
     def waiting_messages(self) -> list[tuple[Any, Any]]:
-        """(task, message definition) for every message catch event that is waiting."""
-        return [(task, task.task_spec.event_definition)
-                for task in self.workflow.event_manager.tasks.values()
-                if isinstance(task.task_spec.event_definition, MessageEventDefinition)
-                and task.has_state(TaskState.WAITING)]
+        """(task, message definition) for every message catch event that is waiting, and for every message an
+        event-based gateway waits for (the gateway waits, with the definitions of the events after it)."""
+        return [(task, definition)
+                for task in self.workflow.event_manager.tasks.values() if task.has_state(TaskState.WAITING)
+                for definition in event_definitions(task.task_spec)
+                if isinstance(definition, MessageEventDefinition)]
 
     def subscriptions(self) -> set[tuple[str, str]]:
         """(message name, correlation) per waiting message event, valued from the instance's data."""
@@ -287,6 +328,17 @@ def _message(error: Exception) -> str:
     notes = [str(note) for note in getattr(error, "notes", None) or [] if note and str(note).strip()]
     head = str(error.args[0]) if error.args else type(error).__name__
     return ". ".join([head, *(note.strip() for note in notes)])
+
+
+def _crash_message(task: Any, error: Exception) -> str:
+    """What an author can do about a crash inside the library, with the error's own words."""
+    spec = getattr(task, "task_spec", None) if task is not None else None
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if spec is not None and getattr(spec, "data_input", None) is not None:
+        name = getattr(spec.data_input, "bpmn_id", None) or getattr(spec.data_input, "name", "")
+        return (f"The multi-instance task could not read its input collection '{name}' ({text}); it must be a "
+                "list (or a dict, or a number) in the process data. Set it and retry.")
+    return f"The engine could not run this element ({text}). Correct the data or the diagram and retry."
 
 
 def canonical_json(values: dict[str, Any]) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
 from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
@@ -124,6 +125,15 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = 
     )
 
 
+def event_definitions(task_spec: Any) -> list[Any]:
+    """The event definitions a task spec catches: its own, or each of a multiple one (an event-based gateway
+    waits with the definitions of the events that follow it)."""
+    definition = getattr(task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
 def is_human_task(task_spec: Any) -> bool:
     """User and manual tasks, and plain tasks in a lane (a "mark done" task for that lane's role).
 
@@ -186,8 +196,8 @@ def build_bundle(version: Any, lane_roles: LaneRoles) -> ProcessBundle:
         start_role=start_meta.role if start_meta and start_meta.lane else None,
         start_form_key=start_meta.form_key if start_meta else None,
         external_topics={ts.bpmn_id: ts.topic for ts in task_specs if is_external_task(ts)},
-        has_messages=any(isinstance(getattr(ts, "event_definition", None), MessageEventDefinition)
-                         for ts in task_specs),
+        has_messages=any(isinstance(definition, MessageEventDefinition)
+                         for ts in task_specs for definition in event_definitions(ts)),
     )
 
 
