@@ -400,7 +400,7 @@ class CompleteTask(_TaskCommand):
         execution.completed_elements.append((row.element_id, ctx.actor))
         execution.closed_tasks.append((row.id, bool(row.separation)))
         execution.event(EventType.COMPLETED, task_id=row.id, element_id=row.element_id, data=data)
-        incident = run.complete_task(row.id, data)
+        incident = run.complete_task(row.id, data, completed_by=ctx.actor)
         execution.save(incident)
         view = execution.view()
         return CompletionView(InstanceSummary(view.id, view.business_key, view.status), view.tasks)

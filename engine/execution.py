@@ -177,7 +177,9 @@ class Execution:
         for element_id, completer in self.completed_elements:
             for task in live:
                 if element_id in task.separation and task.status in LIVE_TASK:
-                    store.add_exclusions(task.id, {completer: self._bar_reason(task.title, completer, element_id)})
+                    reason = (self._once_reason(task.title, completer) if element_id == task.element_id
+                              else self._bar_reason(task.title, completer, element_id))
+                    store.add_exclusions(task.id, {completer: reason})
         self._live = [task for task in live if task.status in LIVE_TASK]
 
     def _open_task(self, ready: ReadyTask, status: TaskStatus) -> HumanTask:
@@ -191,6 +193,15 @@ class Execution:
         )
         store.session.add(task)
         barred = self._exclusions(meta)
+        if meta.output_item is not None:
+            # An instance of a multi-instance task: one person completes at most one instance (a CAB member
+            # votes once). Naming its own element makes each completion bar the completer from the
+            # instances still open (see _sync_tasks); instances opened later are barred here.
+            task.separation = [*task.separation, meta.element_id]
+            for sibling in self.run.siblings(ready.id):
+                done = store.get_task(sibling)
+                if done is not None and done.completed_by:
+                    barred.setdefault(done.completed_by, self._once_reason(meta.title, done.completed_by))
         if barred:
             store.add_exclusions(task.id, barred)
         return task
@@ -228,6 +239,10 @@ class Execution:
             if element_id in found and user not in found[element_id]:
                 found[element_id].append(user)
         return found
+
+    def _once_reason(self, title: str, user: str) -> str:
+        return (f"Separation of duties: {user} already completed an instance of '{title}' in "
+                f"{self.instance.business_key}; each instance needs another person.")
 
     def _bar_reason(self, title: str, user: str, element_id: str) -> str:
         other = self.bundle.tasks.get(element_id)

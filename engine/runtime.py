@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
@@ -122,11 +123,28 @@ class Run:
         return [task for task in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED)
                 if not task.task_spec.manual]
 
-    def complete_task(self, task_id: str, data: dict[str, Any]) -> IncidentInfo | None:
-        """Complete a ready user task with validated form data, then run on."""
+    def complete_task(self, task_id: str, data: dict[str, Any], *, completed_by: str | None = None
+                      ) -> IncidentInfo | None:
+        """Complete a ready user task with validated form data, then run on.
+
+        An instance of a multi-instance task also sets its output item, which the library gathers into the
+        output collection: the form's field of that name if it has one, else the whole submission with
+        who completed it.
+        """
         task = self.workflow.get_task_from_id(UUID(task_id))
         task.data.update(data)
+        meta = self.bundle.tasks.get(task.task_spec.bpmn_id)
+        if meta is not None and meta.output_item is not None:
+            task.data[meta.output_item] = (data[meta.output_item] if meta.output_item in data
+                                           else {**data, "completed_by": completed_by})
         return self._guard(task.run) or self.advance()
+
+    def siblings(self, task_id: str) -> list[str]:
+        """The other instances of the multi-instance task that ``task_id`` is an instance of."""
+        task = self._task(task_id)
+        if task is None or task.parent is None or not isinstance(task.parent.task_spec, MultiInstanceTask):
+            return []
+        return [str(child.id) for child in task.parent.children if child.id != task.id]
 
     def fire_timers(self) -> IncidentInfo | None:
         """Let every due timer fire and run on (``fired_timers`` says which fired)."""

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.manual_task import ManualTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
@@ -51,7 +53,10 @@ class TaskMeta:
     due_in: str | None = None  # ISO 8601 duration
     instructions: str | None = None
     role_source: RoleSource = RoleSource.LANE
-    role_hint: str | None = None  # what the diagram named (candidate groups or property) when it maps to no role
+    role_hint: str | None = None
+    # For an instance of a multi-instance task: the variable each instance's result goes to (gathered by the
+    # library into the output collection), and that one person may complete at most one instance.
+    output_item: str | None = None  # what the diagram named (candidate groups or property) when it maps to no role
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = 
     properties = extensions.get("properties", {}) or {}
     lane = getattr(task_spec, "lane", None)
     role, source, hint = task_role(task_spec, lane_roles, default_role)
+    multi = multi_instance_of(task_spec) if hasattr(task_spec, "_wf_spec") else None
     return TaskMeta(
         element_id=task_spec.bpmn_id,
         title=task_spec.bpmn_name or task_spec.bpmn_id,
@@ -122,6 +128,7 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = 
         assign_to=(properties.get("assignTo") or "").strip() or None,
         due_in=(properties.get("dueIn") or "").strip() or None,
         instructions=extensions.get("instructionsForEndUser"),
+        output_item=multi.output_item.bpmn_id if multi is not None and multi.output_item is not None else None,
     )
 
 
@@ -132,6 +139,33 @@ def event_definitions(task_spec: Any) -> list[Any]:
     if isinstance(definition, MultipleEventDefinition):
         return list(definition.event_definitions)
     return [definition] if definition is not None else []
+
+
+def multi_instance_of(task_spec: Any) -> Any | None:
+    """The multi-instance spec that runs ``task_spec`` as its instances, if any."""
+    for spec in task_spec._wf_spec.task_specs.values():
+        if isinstance(spec, MultiInstanceTask) and spec.task_spec == task_spec.name:
+            return spec
+    return None
+
+
+def gather_outputs(spec: Any, subprocess_specs: Mapping[str, Any]) -> None:
+    """Make every multi-instance human task gather its instances' results into a collection.
+
+    Without an output collection the library merges each instance's data into the process data, so the
+    last completion overwrites the others (deny, then approve, ends approved). A diagram that names none
+    gets ``<element id>_results``, collected from ``<element id>_result``.
+    """
+    for task_spec in all_task_specs(spec, subprocess_specs):
+        if not isinstance(task_spec, MultiInstanceTask):
+            continue
+        inner = task_spec._wf_spec.task_specs.get(task_spec.task_spec)
+        if inner is None or not is_human_task(inner):
+            continue
+        if task_spec.data_output is None:
+            task_spec.data_output = TaskDataReference(f"{task_spec.bpmn_id}_results")
+        if task_spec.output_item is None:
+            task_spec.output_item = TaskDataReference(f"{task_spec.bpmn_id}_result")
 
 
 def is_human_task(task_spec: Any) -> bool:
@@ -173,6 +207,7 @@ def parse_process(process_id: str, bpmn_xml: str, decisions: list[str], *,
     for task_spec in all_task_specs(spec, subprocess_specs):
         if isinstance(task_spec, NoneTask) and not getattr(task_spec, "lane", None):
             task_spec.manual = False  # nobody is named to do it: it passes through, as in Camunda
+    gather_outputs(spec, subprocess_specs)
     return spec, subprocess_specs
 
 
