@@ -7,10 +7,14 @@ from engine.commands import (
     AssignTask,
     CancelInstance,
     ClaimTask,
+    CompleteExternalTask,
     CompleteTask,
     CorrelateMessage,
     DeployVersion,
+    ExtendExternalTaskLock,
+    FetchAndLockExternalTasks,
     FireTimers,
+    ReportExternalTaskFailure,
     ResumeInstance,
     RetryInstance,
     StartInstance,
@@ -23,12 +27,14 @@ from engine.database import DEFAULT_DATABASE_URL, Database
 from engine.errors import Conflict, DeployError, EngineError, FormInvalid, InvalidInput, NotFound, Problem
 from engine.executor import SYSTEM_ACTOR, Engine
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
 
 __all__ = [
     "DEFAULT_DATABASE_URL", "SYSTEM_ACTOR",
-    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
+    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteExternalTask",
+    "CompleteTask", "ExtendExternalTaskLock", "ExternalTaskStatus", "FetchAndLockExternalTasks",
+    "ReportExternalTaskFailure",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
     "Listing", "NotFound", "PageRequest", "Problem", "ResumeInstance", "RetryInstance", "ServiceContext",

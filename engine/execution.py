@@ -17,10 +17,10 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from engine.context import SYSTEM_ACTOR, CommandContext
 from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, Incident, ProcessInstance
+from engine.models import ExternalTask, HumanTask, Incident, ProcessInstance
 from engine.runtime import IncidentInfo, ReadyTask, Run
 from engine.specs import REQUESTER, ProcessBundle, TaskMeta
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import LIVE_TASK
 from engine.views import InstanceFacts, InstanceView, TaskFacts, TaskView
 
@@ -128,6 +128,8 @@ class Execution:
             if status is InstanceStatus.COMPLETED:
                 self.event(EventType.INSTANCE_COMPLETED, steps=run.steps[-50:])
         self._sync_tasks(run, status)
+        if self.bundle.external_tasks:
+            self._sync_external(run, status)
         if not self.bundle.has_messages:
             return
         if status.is_active:
@@ -181,6 +183,33 @@ class Execution:
                               else self._bar_reason(task.title, completer, element_id))
                     store.add_exclusions(task.id, {completer: reason})
         self._live = [task for task in live if task.status in LIVE_TASK]
+
+    def _sync_external(self, run: Run, status: InstanceStatus) -> None:
+        """The open external-task rows are exactly the ready external service tasks.
+
+        Rows stay open while the instance is suspended or stopped by an incident (the queue skips inactive
+        instances); a row that failed for good opens again once a retry readies its task again.
+        """
+        ready = {task.id: task for task in run.ready_external_tasks()} if not status.is_final else {}
+        store, row = self.ctx.store, self.instance
+        # Rows this command finished are not flushed yet: the query still returns them.
+        existing = {task.id: task for task in store.unfinished_external_tasks(row.id)
+                    if task.status in (ExternalTaskStatus.OPEN, ExternalTaskStatus.FAILED)}
+        for task_id, task in existing.items():
+            if task_id not in ready:
+                task.status = ExternalTaskStatus.CANCELLED
+            elif task.status is ExternalTaskStatus.FAILED and status is not InstanceStatus.ERROR:
+                task.status, task.retries, task.retry_at = ExternalTaskStatus.OPEN, None, None
+                task.worker_id = task.locked_by = task.lock_expires_at = None
+        for task_id, ready_task in ready.items():
+            if task_id in existing:
+                continue
+            meta = ready_task.meta
+            store.session.add(ExternalTask(
+                id=task_id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
+                practice=row.practice, element_id=meta.element_id, title=meta.title, topic=meta.topic or "",
+                role=meta.role or "", status=ExternalTaskStatus.OPEN, created_at=self.ctx.now,
+            ))
 
     def _open_task(self, ready: ReadyTask, status: TaskStatus) -> HumanTask:
         meta, row, store = ready.meta, self.instance, self.ctx.store

@@ -161,7 +161,7 @@ class ExternalTask(Base):
 
     __tablename__ = "external_task"
     __table_args__ = (
-        Index("ix_external_task_queue", "topic", "practice", "created_at",
+        Index("ix_external_task_queue", "topic", "practice", "role", "created_at",
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
         Index("ix_external_task_instance", "instance_id", "status"),
     )
@@ -174,6 +174,7 @@ class ExternalTask(Base):
     element_id: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(300))
     topic: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(50))  # who may work it: as for a human task, from lane or default
     status: Mapped[ExternalTaskStatus] = mapped_column(_enum(ExternalTaskStatus))
     worker_id: Mapped[str | None] = mapped_column(String(200))
     locked_by: Mapped[str | None] = mapped_column(String(100))  # the user whose token the worker used

@@ -276,6 +276,15 @@ class Run:
                 ready.append(ReadyTask(str(task.id), meta, self._boundary_due_at(task)))
         return ready
 
+    def ready_external_tasks(self) -> list[ReadyTask]:
+        """Service tasks that wait for a worker outside the engine."""
+        ready = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True, max_depth=_UNLIMITED):
+            meta = self.bundle.external_tasks.get(task.task_spec.bpmn_id)
+            if meta is not None:
+                ready.append(ReadyTask(str(task.id), meta, None))
+        return ready
+
     def _boundary_due_at(self, task: Any) -> datetime | None:
         """When the earliest timer attached to the task (an SLA) fires, if it has one."""
         parent = task.parent

@@ -41,7 +41,7 @@ class RoleSource(StrEnum):
 
 @dataclass(frozen=True)
 class TaskMeta:
-    """What the engine needs to know about one user (or manual) task of a diagram."""
+    """What the engine needs to know about one human task (or external service task) of a diagram."""
 
     element_id: str
     title: str
@@ -53,10 +53,11 @@ class TaskMeta:
     due_in: str | None = None  # ISO 8601 duration
     instructions: str | None = None
     role_source: RoleSource = RoleSource.LANE
-    role_hint: str | None = None
+    role_hint: str | None = None  # what the diagram named (candidate groups or property) when it maps to no role
     # For an instance of a multi-instance task: the variable each instance's result goes to (gathered by the
     # library into the output collection), and that one person may complete at most one instance.
-    output_item: str | None = None  # what the diagram named (candidate groups or property) when it maps to no role
+    output_item: str | None = None
+    topic: str | None = None  # an external service task's topic
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class ProcessBundle:
     forms: Mapping[str, FormDefinition] = field(default_factory=dict)
     start_role: str | None = None
     start_form_key: str | None = None
-    external_topics: Mapping[str, str] = field(default_factory=dict)  # element id -> topic
+    external_tasks: Mapping[str, TaskMeta] = field(default_factory=dict)  # service tasks workers carry out
     has_messages: bool = False  # any message catch event: only then are subscriptions kept up to date
 
     def form(self, key: str | None) -> FormDefinition | None:
@@ -129,6 +130,7 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = 
         due_in=(properties.get("dueIn") or "").strip() or None,
         instructions=extensions.get("instructionsForEndUser"),
         output_item=multi.output_item.bpmn_id if multi is not None and multi.output_item is not None else None,
+        topic=getattr(task_spec, "topic", None),
     )
 
 
@@ -230,7 +232,8 @@ def build_bundle(version: Any, lane_roles: LaneRoles) -> ProcessBundle:
         forms={key: FormDefinition.from_dict(key, dict(definition)) for key, definition in version.forms.items()},
         start_role=start_meta.role if start_meta and start_meta.lane else None,
         start_form_key=start_meta.form_key if start_meta else None,
-        external_topics={ts.bpmn_id: ts.topic for ts in task_specs if is_external_task(ts)},
+        external_tasks={ts.bpmn_id: task_meta(ts, lane_roles, default_role) for ts in task_specs
+                        if is_external_task(ts)},
         has_messages=any(isinstance(definition, MessageEventDefinition)
                          for ts in task_specs for definition in event_definitions(ts)),
     )

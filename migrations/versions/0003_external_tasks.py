@@ -25,6 +25,7 @@ def upgrade() -> None:
     sa.Column('element_id', sa.String(length=200), nullable=False),
     sa.Column('title', sa.String(length=300), nullable=False),
     sa.Column('topic', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=50), nullable=False),
     sa.Column('status', sa.Enum('open', 'completed', 'failed', 'cancelled', name='externaltaskstatus',
                                 native_enum=False, length=30), nullable=False),
     sa.Column('worker_id', sa.String(length=200), nullable=True),
@@ -40,7 +41,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_external_task'))
     )
     op.create_index('ix_external_task_instance', 'external_task', ['instance_id', 'status'], unique=False)
-    op.create_index('ix_external_task_queue', 'external_task', ['topic', 'practice', 'created_at'], unique=False,
+    op.create_index('ix_external_task_queue', 'external_task', ['topic', 'practice', 'role', 'created_at'], unique=False,
                     postgresql_where=sa.text("status = 'open'"), sqlite_where=sa.text("status = 'open'"))
     with op.batch_alter_table('process_version', schema=None) as batch_op:
         batch_op.add_column(sa.Column('default_role', sa.String(length=50), nullable=True))
