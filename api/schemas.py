@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from engine import InstanceStatus, TaskStatus
+from engine import ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.states import EventType
 from roles.policy import Role
 
@@ -343,3 +343,66 @@ class MessageRequestSchema(StrictSchema):
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()
+
+
+# -- external tasks ---------------------------------------------------------------------------------------
+
+MAX_LOCK_MS = 7 * 24 * 3600 * 1000  # a week: longer locks hide crashed workers for too long
+
+
+class TopicRequestSchema(StrictSchema):
+    topic = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "build"})
+    lock_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
+        "description": "How long the tasks stay locked to this worker, in milliseconds.", "example": 300000})
+
+
+class FetchAndLockRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "Names the worker; only it may complete, fail or extend the tasks it locked."})
+    max_tasks = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+    topics = fields.List(fields.Nested(TopicRequestSchema), required=True, validate=validate.Length(min=1, max=50))
+
+
+class ExternalTaskSchema(Schema):
+    id = fields.String()
+    topic = fields.String()
+    instance_id = fields.Integer()
+    business_key = fields.String()
+    process = fields.String()
+    element_id = fields.String()
+    title = fields.String()
+    role = fields.String()
+    practice = fields.String()
+    state = fields.Enum(ExternalTaskStatus, by_value=True)
+    worker_id = fields.String(allow_none=True)
+    lock_expires_at = fields.DateTime(allow_none=True)
+    retries = fields.Integer(allow_none=True)
+    retry_at = fields.DateTime(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class LockedExternalTaskSchema(ExternalTaskSchema):
+    variables = fields.Dict(metadata={"description": "The process data when the task was locked."})
+
+
+class ExternalCompleteRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Process variables to set; names start with a letter (letters, digits, '_'). When the "
+                       "service task names a form (formKey), the variables are validated against it."})
+
+
+class ExternalFailureRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    error_message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000), metadata={
+        "description": "Retries left. At 0 the failure becomes an incident on the instance."})
+    retry_timeout = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_LOCK_MS), metadata={
+        "description": "Milliseconds before the task can be fetched again."})
+
+
+class ExtendLockRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
+        "description": "The lock now ends this many milliseconds from now."})

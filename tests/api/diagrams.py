@@ -69,3 +69,14 @@ DIVIDE = document("divide_process", (
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="divide"/>\n'
     '<bpmn:sequenceFlow id="f2" sourceRef="divide" targetRef="end"/>\n'
 ))
+
+# An external service task ("build"), for a practitioner's worker (no lane: the default role).
+BUILD = document("build_process", (
+    '<bpmn:startEvent id="start"/>\n'
+    '<bpmn:serviceTask id="build" name="Build"><bpmn:extensionElements><spiffworkflow:properties>'
+    '<spiffworkflow:property name="externalTopic" value="build"/></spiffworkflow:properties>'
+    '</bpmn:extensionElements></bpmn:serviceTask>\n'
+    '<bpmn:endEvent id="end"/>\n'
+    '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="build"/>\n'
+    '<bpmn:sequenceFlow id="f2" sourceRef="build" targetRef="end"/>\n'
+))
