@@ -21,7 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DeployError, Problem
-from engine.models import HumanTask, ProcessModel, ProcessVersion
+from engine.models import ExternalTask, HumanTask, ProcessModel, ProcessVersion
 from engine.parsing import ROLE_PROPERTY
 from engine.sandbox import compile_problems
 from engine.services import ServiceRegistry
@@ -30,6 +30,7 @@ from engine.specs import (
     LaneRoles,
     RoleSource,
     all_task_specs,
+    is_external_task,
     is_human_task,
     parse_process,
     start_event,
@@ -371,6 +372,11 @@ class _Checker:
 
     def _check_human_tasks(self, spec: Any, subprocess_specs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         forms: dict[str, dict[str, Any]] = {}
+        for external in [ts for ts in all_task_specs(spec, subprocess_specs) if is_external_task(ts)]:
+            meta = task_meta(external, self.lane_roles, self.default_role)
+            self._check_lane(meta.element_id, meta.lane)
+            self._check_length(meta.element_id, "external task topic", meta.topic or "", ExternalTask.topic)
+            self._check_form(meta.element_id, meta.form_key, forms)  # a worker's variables are checked against it
         human = [ts for ts in all_task_specs(spec, subprocess_specs) if is_human_task(ts)]
         human_ids = {ts.bpmn_id for ts in human}
         for task_spec in human:
