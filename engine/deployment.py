@@ -487,7 +487,20 @@ def _line(value: Any) -> int | None:
 
 def _message(error: Exception) -> str:
     text = str(error.args[0]) if error.args else type(error).__name__
+    not_executable = _NOT_EXECUTABLE.match(text)
+    if not_executable:
+        return (f"The process '{not_executable.group(1)}' is called by a call activity but is not executable: set "
+                "isExecutable=\"true\" on it.")
+    missing_decision = _NO_DECISION.match(text)
+    if missing_decision:
+        return (f"The business rule task calls the decision '{missing_decision.group(1)}', which is not in the "
+                f"deployed DMN (it has: {missing_decision.group(2)}). Deploy the DMN file with the diagram, or "
+                "fix the decision id.")
     return _LIBRARY_MESSAGES.get(text, text)
+
+
+_NOT_EXECUTABLE = re.compile(r"^Process (\S+) is not executable\.?$")
+_NO_DECISION = re.compile(r'^No DMN Diagram available with id "([^"]*)", Available DMN ids are: ?(.*)$')
 
 
 # The library's terse validation messages, said so that a modeler user knows what to change.

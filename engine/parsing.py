@@ -30,8 +30,13 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import ServiceTaskParser, SpiffTaskParser, UserTaskParser
-from SpiffWorkflow.spiff.specs.defaults import ManualTask, NoneTask, ServiceTask
+from SpiffWorkflow.spiff.parser.task_spec import (
+    BusinessRuleTaskParser,
+    ServiceTaskParser,
+    SpiffTaskParser,
+    UserTaskParser,
+)
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, ManualTask, NoneTask, ServiceTask
 from SpiffWorkflow.spiff.specs.defaults import UserTask as SpiffUserTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
@@ -132,6 +137,24 @@ class _ServiceTaskParser(_CamundaAttributes, ServiceTaskParser):
         return super().create_task()
 
 
+class _BusinessRuleTaskParser(_FixedValidation, BusinessRuleTaskParser):
+    """Business rule tasks: Camunda's ``camunda:decisionRef`` names the decision as well as our extension."""
+
+    def create_task(self) -> Any:
+        camunda_ref = self.node.get(f"{{{CAMUNDA}}}decisionRef")
+        if camunda_ref and not SpiffTaskParser._parse_extensions(self.node).get("calledDecisionId"):
+            extensions = SpiffTaskParser._parse_extensions(self.node)
+            return BusinessRuleTask(self.spec, self.bpmn_id,
+                                    dmnEngine=self.process_parser.parser.get_engine(camunda_ref, self.node),
+                                    prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
+                                    **self.bpmn_attributes)
+        if not SpiffTaskParser._parse_extensions(self.node).get("calledDecisionId"):
+            self.raise_validation_exception(
+                "The business rule task names no decision: add spiffworkflow:calledDecisionId (or "
+                "camunda:decisionRef) with the id of a decision in the deployed DMN.")
+        return super().create_task()
+
+
 class _ClockedTimers(_FixedValidation):
     """Mixin for event parsers: every timer they create reads the engine's clock."""
 
@@ -168,6 +191,7 @@ class BpmnParser(SpiffBpmnParser):
         full_tag("userTask"): (_UserTaskParser, SpiffUserTask),
         full_tag("manualTask"): (_TaskParser, ManualTask),
         full_tag("serviceTask"): (_ServiceTaskParser, ServiceTask),
+        full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask),
         full_tag("startEvent"): (_StartEventParser, StartEvent),
         full_tag("intermediateCatchEvent"): (_IntermediateCatchEventParser, IntermediateCatchEvent),
         full_tag("intermediateThrowEvent"): (_IntermediateThrowEventParser, IntermediateThrowEvent),
