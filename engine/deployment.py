@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DeployError, Problem
@@ -279,9 +280,41 @@ class _Checker:
     def _check_decisions(self) -> None:
         for index, decision in enumerate(self.decisions, start=1):
             try:
-                etree.fromstring(decision.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+                document = etree.fromstring(decision.encode(), etree.XMLParser(resolve_entities=False,
+                                                                                no_network=True))
             except etree.XMLSyntaxError as error:
                 self.problem(f"Decision table {index} is not well-formed XML: {error.msg}", line=error.lineno)
+                continue
+            self._check_decision_document(index, decision, document)
+
+    def _check_decision_document(self, index: int, text: str, document: Any) -> None:
+        """Each DMN document holds one decision with an id, whose table the library can read; the problem
+        names the decision (and its line in the DMN document)."""
+        decisions = [node for node in document.iter() if isinstance(node.tag, str)
+                     and etree.QName(node).localname == "decision"]
+        where = f"DMN document {index}"
+        if not decisions:
+            self.problem(f"{where} holds no decision.")
+            return
+        if len(decisions) > 1:
+            ids = ", ".join(str(node.get("id")) for node in decisions)
+            self.problem(f"{where} holds several decisions ({ids}); put each decision in a DMN document of its own.",
+                         decisions[1].get("id"))
+            return
+        decision_id = decisions[0].get("id")
+        if not decision_id:
+            self.problem(f"The decision '{decisions[0].get('name') or '(unnamed)'}' ({where}, line "
+                         f"{decisions[0].sourceline}) has no id: business rule tasks call decisions by id.")
+            return
+        parser = BpmnDmnParser()
+        try:
+            parser.add_dmn_str(text.encode())
+            parser.get_engine(decision_id, None)
+        except Exception as error:  # noqa: BLE001 - any failure to read the table is the author's to fix
+            line = getattr(error, "line_number", None) or decisions[0].sourceline
+            self.problem(f"The decision '{decision_id}' ({where}, line {line}) cannot be read "
+                         f"({_message(error)}); check that its decision table has inputs, an output and rules.",
+                         decision_id)
 
     # -- scripts, conditions, timers, messages, services -------------------------------------------
 
