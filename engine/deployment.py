@@ -349,8 +349,8 @@ class _Checker:
         if etree.QName(host).localname not in TIMER_HOSTS:
             # At the document's top level or under an element that never waits: nothing reads it.
             self.warn(f"The timer definition under {etree.QName(host).localname} '{event_id}' is never used "
-                      "(only start, intermediate catch and boundary events wait for timers).", event_id,
-                      timer.sourceline)
+                      "(only start, intermediate catch and boundary events wait for timers).",
+                      timer.get("id") or event_id, timer.sourceline)
             return
         if len(host.xpath("./bpmn:*[substring(local-name(), string-length(local-name()) - 14) = "
                           "'EventDefinition']", namespaces=NS)) > 1 and not kinds:
