@@ -174,3 +174,32 @@ def test_our_property_marks_a_service_task_as_external_too(engine, marker):
     start(engine)
 
     assert [task.topic for task in fetch(engine, "w1")] == ["build"]
+
+
+@pytest.mark.postgres
+def test_concurrent_workers_never_get_the_same_task(engine, database_url):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    deploy(engine, BUILD)
+    started = {start(engine).id for _ in range(24)}
+    barrier = threading.Barrier(4)
+
+    def worker(name: str) -> list[str]:
+        barrier.wait(timeout=30)
+        got: list[str] = []
+        while True:
+            batch = engine.run(FetchAndLockExternalTasks(name, {"build": MINUTE}, 3), actor="ci-bot")
+            if not batch:
+                return got
+            got += [task.id for task in batch]
+
+    with ThreadPoolExecutor(4) as pool:
+        fetched = list(pool.map(worker, [f"w{n}" for n in range(4)]))
+
+    everything = [task_id for batch in fetched for task_id in batch]
+    assert len(everything) == len(set(everything)) == 24
+    assert {row.instance_id for row in rows(engine)} == started
+    assert all(row.worker_id is not None for row in rows(engine))
