@@ -214,8 +214,11 @@ class _Checker:
         processes = document.xpath("//bpmn:process", namespaces=NS)
         executable = [p.get("id") for p in processes if p.get("isExecutable", "true").lower() == "true"]
         if wanted is not None:
-            if wanted in [p.get("id") for p in processes]:
+            if wanted in executable:
                 return wanted
+            if wanted in [p.get("id") for p in processes]:
+                self.problem(f"The process '{wanted}' is not executable: set isExecutable=\"true\" on it.", wanted)
+                return None
             self.problem(f"The document has no process with the id '{wanted}' (it has: "
                          f"{', '.join(p.get('id') for p in processes) or 'none'}).")
             return None

@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.compaction import compact
 from engine.specs import ProcessBundle, TaskMeta, event_definitions
@@ -202,6 +203,8 @@ class Run:
             task_spec = getattr(error, "task_spec", None)
             task = self._find_error_task(task_spec)
             return self._incident(task, error, None, element_id=getattr(task_spec, "bpmn_id", None))
+        except SQLAlchemyError:
+            raise  # the database's trouble (a lost race, a lock timeout) is the executor's to answer, not the diagram's
         except Exception as error:  # noqa: BLE001 - the library's own crashes stop the instance, not the server
             # A KeyError or TypeError from inside the library (a multi-instance collection that is missing
             # or not a list, say): the task it was running is the one in the middle of changing state.

@@ -36,7 +36,9 @@ REVIEW = document("review_process", (
 # Two problems at once: a user task outside every lane, and one in a lane that maps to no role.
 BROKEN = document("broken", (
     '<bpmn:startEvent id="start"/>\n'
-    '<bpmn:userTask id="orphan" name="Orphan"/>\n'
+    '<bpmn:userTask id="orphan" name="Orphan"><bpmn:extensionElements><spiffworkflow:properties>'
+    '<spiffworkflow:property name="formKey" value="no/such-form"/></spiffworkflow:properties>'
+    '</bpmn:extensionElements></bpmn:userTask>\n'
     '<bpmn:userTask id="cab_review" name="CAB review"/>\n'
     '<bpmn:endEvent id="end"/>\n'
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="orphan"/>\n'
