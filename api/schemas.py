@@ -292,6 +292,9 @@ class InstanceSchema(Schema):
     ended_at = fields.DateTime(allow_none=True)
     next_timer_at = fields.DateTime(allow_none=True)
     incident = fields.Nested(IncidentSchema, allow_none=True)
+    waiting_for = fields.List(fields.Dict(), metadata={
+        "description": "Why a waiting instance waits: messages ({kind, name}), external tasks ({kind, element_id, "
+                       "topic}) and its next timer ({kind, due_at}). Empty in lists."})
 
 
 class StartRequestSchema(StrictSchema):

@@ -51,6 +51,7 @@ TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")
 TIMER_HOSTS = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
 _LXML_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-fA-F]+>")
 _BYTES_REPR = re.compile(r"b'<[^']*'|b\"<[^\"]*\"")
+_JUEL = re.compile(r"^[$#]\{(.*)\}$", re.S)
 _PYTHON_CRASH = re.compile(r"^(\w+(Error|Exception))\((.*)\)$", re.S)
 # Bare names shaped like ISO 8601 (PT5X, R3/PT1Q) are typos of a timer literal, not process variables.
 _LOOKS_ISO = re.compile(r"^(R\d*/.*|PT?\d[\dA-Z.,]*)$")
@@ -330,6 +331,14 @@ class _Checker:
             if not source.strip():
                 if what == "script":
                     self.problem("The script task has no script.", element_id)
+                continue
+            juel = _JUEL.match(source.strip())
+            if juel is not None:
+                # Camunda's expression language: say what to write instead of a Python syntax error.
+                inner = juel.group(1).strip()
+                self.problem(f"The {what} '{source.strip()}' is a Camunda (JUEL) expression; Changeflow evaluates "
+                             f"Python: write it as {inner!r} without ${{...}} (and 'and'/'or'/'not' for "
+                             "&&/||/!).", element_id, first_line)
                 continue
             problems = compile_problems(source, mode=mode)
             for line, message in problems:

@@ -288,4 +288,8 @@ class Execution:
             store.session.flush()  # the incident row needs its id
             incident = store.open_incident(self.instance.id)
         tasks = self._live if self._live is not None else store.live_tasks(self.instance.id)
-        return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident)
+        waiting: list[dict[str, Any]] = []
+        if self.instance.status is InstanceStatus.WAITING:
+            store.session.flush()  # the rows this command wrote (external tasks, subscriptions)
+            waiting = store.waiting_reasons(self.instance)
+        return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident, waiting)

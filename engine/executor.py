@@ -160,7 +160,7 @@ class Engine:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
             return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
-                                   incident)
+                                   incident, store.waiting_reasons(row))
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:

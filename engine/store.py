@@ -432,6 +432,19 @@ class Store:
 
     # -- message subscriptions ---------------------------------------------------------------------
 
+    def waiting_reasons(self, instance: ProcessInstance) -> list[dict[str, Any]]:
+        """What a waiting instance waits for, read off the mirror tables (no workflow is loaded)."""
+        if instance.status is not InstanceStatus.WAITING:
+            return []
+        reasons: list[dict[str, Any]] = [{"kind": "message", "name": name} for name in
+                                         sorted({s.message_name for s in self.subscriptions(instance.id)})]
+        reasons += [{"kind": "external_task", "element_id": task.element_id, "topic": task.topic}
+                    for task in self.unfinished_external_tasks(instance.id)
+                    if task.status is ExternalTaskStatus.OPEN]
+        if instance.next_timer_at is not None:
+            reasons.append({"kind": "timer", "due_at": instance.next_timer_at.isoformat()})
+        return reasons
+
     def subscriptions(self, instance_id: int) -> list[MessageSubscription]:
         statement = select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)
         return list(self.session.scalars(statement))

@@ -119,16 +119,20 @@ class InstanceView:
     ended_at: datetime | None
     next_timer_at: datetime | None
     incident: IncidentView | None = None
+    # Why a waiting instance waits: [{"kind": "message", "name"}, {"kind": "external_task", "element_id",
+    # "topic"}, {"kind": "timer", "due_at"}]. Filled for single-instance reads, empty in lists.
+    waiting_for: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, row: ProcessInstance, version_number: int, tasks: list[HumanTask],
-           incident: Incident | None = None) -> InstanceView:
+           incident: Incident | None = None, waiting_for: list[dict[str, Any]] | None = None) -> InstanceView:
         return cls(
             id=row.id, business_key=row.business_key, process=row.process_key, version=version_number,
             practice=row.practice, status=row.status, data=dict(row.data),
             tasks=[TaskView.of(task) for task in tasks], started_by=row.started_by, started_at=row.started_at,
             ended_at=row.ended_at, next_timer_at=row.next_timer_at,
             incident=IncidentView.of(incident) if incident is not None else None,
+            waiting_for=list(waiting_for or []),
         )
 
 

@@ -22,6 +22,7 @@ def started_build(http) -> dict:
 def test_a_worker_fetches_locks_and_completes_a_build(http, app):
     instance = started_build(http)
     assert instance["status"] == "waiting" and instance["tasks"] == []
+    assert instance["waiting_for"] == [{"kind": "external_task", "element_id": "build", "topic": "build"}]
 
     fetched = http.post(FETCH, "change-practitioner", {"worker_id": "ci-1", "max_tasks": 5, "topics": BUILD_TOPIC})
     [task] = fetched.get_json()

@@ -8,6 +8,7 @@ stops with an incident, or waits for nothing the driver can give, fails the test
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
 
 import pytest
 
@@ -57,6 +58,18 @@ def drive(engine, clock, case: Case, instance: InstanceView) -> InstanceView:
             continue
         raise AssertionError(f"{case.name}: waits for nothing the driver can give: {view}")
     raise AssertionError(f"{case.name}: still {view.status} after {ROUNDS} rounds: {view}")
+
+
+def test_a_waiting_instance_says_what_it_waits_for(engine, clock):
+    [case] = [case for case in CASES if case.name == "event_based_gateway_message"]
+    engine.run(DeployVersion("proc", "change", case.bpmn), actor="olivia")
+
+    instance = engine.run(StartInstance("proc", dict(case.data)), actor="alice")
+
+    assert instance.status is InstanceStatus.WAITING
+    assert instance.waiting_for == [{"kind": "message", "name": "approval"},
+                                    {"kind": "timer", "due_at": (clock.now() + timedelta(hours=1)).isoformat()}]
+    assert engine.instance_view(instance.id).waiting_for == instance.waiting_for
 
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.refused is None], ids=lambda case: case.name)

@@ -114,6 +114,18 @@ def test_library_internals_never_reach_a_problem(raw, cleaned):
     assert clean_message(raw) == cleaned
 
 
+def test_a_camunda_expression_says_to_write_python(engine):
+    bpmn = diagram(start_event() + '<bpmn:exclusiveGateway id="gw" default="f_no"/>' + end_event("e1")
+                   + end_event("e2") + flows("start", "gw")
+                   + '<bpmn:sequenceFlow id="f_yes" sourceRef="gw" targetRef="e1"><bpmn:conditionExpression '
+                     'xsi:type="bpmn:tFormalExpression">${amount &gt; 100}</bpmn:conditionExpression>'
+                     '</bpmn:sequenceFlow><bpmn:sequenceFlow id="f_no" sourceRef="gw" targetRef="e2"/>')
+
+    [problem] = problems(engine, bpmn)
+
+    assert problem.element_id == "f_yes" and "Camunda (JUEL)" in problem.message and "'amount > 100'" in problem.message
+
+
 def test_a_plain_task_outside_a_lane_passes_through_and_one_in_a_lane_waits_for_its_role(engine):
     bpmn = diagram(start_event() + '<bpmn:task id="auto"/><bpmn:task id="check" name="Check"/>' + end_event()
                    + flows("start", "auto", "check", "end"), {"Process Manager": ["check"]})

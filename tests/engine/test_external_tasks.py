@@ -43,6 +43,7 @@ def test_an_external_task_waits_in_the_queue_until_a_worker_completes_it(engine)
     instance = start(engine, data={"release": "1.2"})
 
     assert instance.status is InstanceStatus.WAITING and instance.tasks == []
+    assert instance.waiting_for == [{"kind": "external_task", "element_id": "build", "topic": "build"}]
     [row] = rows(engine)
     assert (row.topic, row.status, row.role, row.practice) == ("build", ExternalTaskStatus.OPEN, "practitioner",
                                                               "change")
