@@ -43,6 +43,7 @@ class Case:
     refused: str | None = None  # a deploy that must fail: text its problem contains
     expect: Callable[[dict[str, Any]], bool] = lambda data: True  # on the final process data
     timers_first: bool = False  # let due timers fire before people complete their tasks (boundary timers)
+    messages_first: bool = False  # deliver the messages before people complete their tasks (boundary messages)
 
 
 def camunda(bpmn: str) -> str:
@@ -168,6 +169,13 @@ CASES: list[Case] = [
         start_event() + user_task("u") + boundary_timer("remind", "u", "timeDuration", "PT4H", interrupting=False)
         + end_event("e1") + end_event("e2") + flows("start", "u", "e1") + flows("remind", "e2"),
         {"Practitioner": ["u"]}), timers_first=True),
+    Case("message_boundary", "boundaryEvent (message)", diagram(
+        start_event() + user_task("u") + boundary("answer", "u", '<bpmn:messageEventDefinition id="ad" '
+                                                  'messageRef="msg_approval"/>')
+        + script_task("answered", "via_message = True") + end_event("e1") + end_event("e2")
+        + flows("start", "u", "e1") + flows("answer", "answered", "e2"), {"Practitioner": ["u"]},
+        before=MESSAGES), data={"change_ref": "A"}, messages=(APPROVAL,), messages_first=True,
+        expect=lambda data: data.get("via_message") is True),
     Case("message_catch_and_throw", "intermediateCatchEvent / intermediateThrowEvent (message)", chain(
         "throw", "got", before=MESSAGES, body=msg_catch("got")
         + '<bpmn:intermediateThrowEvent id="throw"><bpmn:messageEventDefinition id="thr" '
@@ -224,6 +232,14 @@ CASES: list[Case] = [
                      + flows("ev_start", "timed_out", "ev_end"), extra=' triggeredByEvent="true"')
         + flows("start", "u", "end"), {"Practitioner": ["u"]}), timers_first=True,
         expect=lambda data: data.get("timed_out") is True),
+    Case("event_subprocess_error", "subProcess (event)", diagram(
+        start_event() + script_task("fail", "raise_it = True") + '<bpmn:endEvent id="boom">'
+        '<bpmn:errorEventDefinition id="bd" errorRef="oops"/></bpmn:endEvent>\n'
+        + subprocess("on_error", start_event("er_start", '<bpmn:errorEventDefinition id="esd" errorRef="oops"/>')
+                     + script_task("recover", "recovered = True") + end_event("er_end")
+                     + flows("er_start", "recover", "er_end"), extra=' triggeredByEvent="true"')
+        + flows("start", "fail", "boom"), before='<bpmn:error id="oops" name="Oops" errorCode="OOPS"/>\n'),
+        expect=lambda data: data.get("recovered") is True),
     Case("transaction_subprocess", "transaction", chain("tx", body=subprocess(
         "tx", start_event("t_start") + script_task("t_work", "done = True") + end_event("t_end")
         + flows("t_start", "t_work", "t_end"), tag="transaction")), expect=lambda data: data.get("done") is True),

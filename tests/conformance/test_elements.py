@@ -39,6 +39,10 @@ def drive(engine, clock, case: Case, instance: InstanceView) -> InstanceView:
             clock.set(max(clock.now(), view.next_timer_at))
             engine.fire_due_timers()
             continue
+        if case.messages_first and messages:
+            name, keys, payload = messages.pop(0)
+            engine.run(CorrelateMessage(name, keys, payload), actor="sender")
+            continue
         if view.tasks:
             for task in view.tasks:
                 engine.run(CompleteTask(task.id, {}), actor=next(people))
