@@ -139,7 +139,13 @@ class _Checker:
         try:
             spec, subprocess_specs = parse_process(process_id, self.bpmn_xml, self.decisions)
         except ValidationException as error:
-            self.problem(_message(error), error.id or None, _line(error.line_number))
+            message = _message(error)
+            if message.startswith("There is no support implemented for this task type"):
+                found = document.xpath(f"//*[@id='{error.id}']") if error.id else []
+                kind = etree.QName(found[0]).localname if found else "this"
+                message = (f"Changeflow cannot run a {kind} element; docs/bpmn-support.md lists what runs (for a "
+                           "complex gateway, use an inclusive or exclusive gateway).")
+            self.problem(message, error.id or None, _line(error.line_number))
             return None
         except Exception as error:  # noqa: BLE001 - any parser crash is a diagram the parser cannot read
             self.problem(f"SpiffWorkflow cannot parse the process ({_message(error)}); check the diagram "
@@ -276,6 +282,12 @@ class _Checker:
 
     def _check_unsupported(self, document: Any) -> None:
         """Elements the engine accepts from the parser but cannot drive to an end: refused with the reason."""
+        for adhoc in document.xpath("//bpmn:adHocSubProcess", namespaces=NS):
+            self.problem("Ad-hoc subprocesses are not supported: nothing lets people pick which of its tasks to do. "
+                         "Use an embedded subprocess with a gateway, or parallel user tasks.", adhoc.get("id"))
+        for event in document.xpath("//bpmn:*[bpmn:conditionalEventDefinition]", namespaces=NS):
+            self.problem("Conditional events are not supported: nothing re-evaluates their condition while the "
+                         "instance waits. Use an exclusive gateway, or a timer that checks again.", event.get("id"))
         for start in document.xpath("//bpmn:process/bpmn:startEvent[bpmn:messageEventDefinition]", namespaces=NS):
             self.problem("A message start event cannot start instances here: messages are delivered only to "
                          "instances that wait for them. Use a none start event and start instances with "

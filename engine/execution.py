@@ -116,6 +116,11 @@ class Execution:
             status = InstanceStatus.ERROR
         elif status is None:
             status = self._derived_status(run)
+            if status is InstanceStatus.WAITING:
+                stalled = run.stalled()
+                if stalled is not None:  # nothing from outside can move it on: say so instead of waiting forever
+                    self._record_incident(stalled)
+                    status = InstanceStatus.ERROR
         if status not in (InstanceStatus.ERROR,):
             run.compact()
         row.state = self.ctx.engine.codec.dumps(run.workflow)

@@ -119,6 +119,27 @@ class Run:
                     "walk); the instance would otherwise wait forever.", line=None,
         )
 
+    def stalled(self) -> IncidentInfo | None:
+        """Why a waiting instance can never move on, or None when a timer, a message or a worker can move it.
+
+        Signals are thrown only within the instance, so one that waits for a signal with no other branch left
+        to throw it waits forever; this names the events it waits for.
+        """
+        if self.next_timer_at() is not None or self.waiting_messages() or self.ready_external_tasks():
+            return None
+        waiting = [task for task in self.workflow.get_tasks(state=TaskState.WAITING, max_depth=_UNLIMITED)
+                   if getattr(task.task_spec, "event_definition", None) is not None]
+        if not waiting:
+            return None
+        names = ", ".join(f"'{task.task_spec.bpmn_id}' ({type(task.task_spec.event_definition).__name__})"
+                          for task in waiting)
+        first = waiting[0]
+        return IncidentInfo(
+            task_id=str(first.id), element_id=first.task_spec.bpmn_id, error_type="Stalled",
+            message=f"The instance waits for {names}, and nothing left in it or outside it can set that off: no "
+                    "timer, message or worker is due. Correct the diagram (or the data) and retry.", line=None,
+        )
+
     def _stranded(self) -> list[Any]:
         """Automatic tasks left ready after the engine steps: the library did not see them."""
         return [task for task in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED)

@@ -44,6 +44,7 @@ class Case:
     expect: Callable[[dict[str, Any]], bool] = lambda data: True  # on the final process data
     timers_first: bool = False  # let due timers fire before people complete their tasks (boundary timers)
     messages_first: bool = False  # deliver the messages before people complete their tasks (boundary messages)
+    incident: str | None = None  # the run must stop with an incident of this type (a visible reason, not a hang)
 
 
 def camunda(bpmn: str) -> str:
@@ -141,6 +142,8 @@ CASES: list[Case] = [
         start_event() + '<bpmn:parallelGateway id="split"/><bpmn:parallelGateway id="join"/>\n'
         + user_task("a") + user_task("b") + end_event() + flows("start", "split") + flows("split", "a", "join")
         + flows("split", "b", "join") + flows("join", "end"), {"Practitioner": ["a", "b"]})),
+    Case("complex_gateway", "complexGateway", chain("cg", body='<bpmn:complexGateway id="cg"/>\n'),
+         refused="cannot run a complexGateway"),
     Case("event_based_gateway_message", "eventBasedGateway", diagram(
         start_event() + '<bpmn:eventBasedGateway id="gw"/>\n' + msg_catch("got")
         + timer_catch("late", "timeDuration", "PT1H") + end_event("e1") + end_event("e2") + flows("start", "gw")
@@ -192,6 +195,13 @@ CASES: list[Case] = [
           'signalRef="go"/></bpmn:intermediateThrowEvent>\n' + end_event() + flows("start", "split")
         + flows("split", "heard", "join") + flows("split", "u", "shout", "join") + flows("join", "end"),
         {"Practitioner": ["u"]}, before='<bpmn:signal id="go" name="go"/>\n')),
+    Case("signal_nobody_throws", "signal events", chain("heard", body=(
+        '<bpmn:intermediateCatchEvent id="heard"><bpmn:signalEventDefinition id="hd" signalRef="go"/>'
+        '</bpmn:intermediateCatchEvent>\n'), before='<bpmn:signal id="go" name="go"/>\n'), incident="Stalled"),
+    Case("conditional_event", "conditional events", chain("cond", body=(
+        '<bpmn:intermediateCatchEvent id="cond"><bpmn:conditionalEventDefinition id="cd"><bpmn:condition '
+        'xsi:type="bpmn:tFormalExpression">ready</bpmn:condition></bpmn:conditionalEventDefinition>'
+        '</bpmn:intermediateCatchEvent>\n')), refused="Conditional events are not supported"),
     Case("error_end_and_boundary", "error events", diagram(
         start_event() + subprocess("sub", start_event("s_start") + '<bpmn:endEvent id="s_fail">'
                                    '<bpmn:errorEventDefinition id="ed" errorRef="oops"/></bpmn:endEvent>'
@@ -240,6 +250,9 @@ CASES: list[Case] = [
                      + flows("er_start", "recover", "er_end"), extra=' triggeredByEvent="true"')
         + flows("start", "fail", "boom"), before='<bpmn:error id="oops" name="Oops" errorCode="OOPS"/>\n'),
         expect=lambda data: data.get("recovered") is True),
+    Case("ad_hoc_subprocess", "adHocSubProcess", chain("adhoc", body=(
+        '<bpmn:adHocSubProcess id="adhoc"><bpmn:task id="inside"/></bpmn:adHocSubProcess>\n')),
+        refused="Ad-hoc subprocesses are not supported"),
     Case("transaction_subprocess", "transaction", chain("tx", body=subprocess(
         "tx", start_event("t_start") + script_task("t_work", "done = True") + end_event("t_end")
         + flows("t_start", "t_work", "t_end"), tag="transaction")), expect=lambda data: data.get("done") is True),

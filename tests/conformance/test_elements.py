@@ -78,11 +78,15 @@ def test_a_waiting_instance_says_what_it_waits_for(engine, clock):
 
 @pytest.mark.parametrize("case", [case for case in CASES if case.refused is None], ids=lambda case: case.name)
 def test_the_diagram_runs_to_its_end(engine, clock, case):
+    """It deploys and runs to its end; or, for a case with ``incident``, stops with that incident."""
     result = engine.run(DeployVersion("proc", "change", case.bpmn, decisions=case.decisions), actor="olivia")
     instance = engine.run(StartInstance("proc", dict(case.data)), actor="alice")
 
     final = drive(engine, clock, case, instance)
 
+    if case.incident is not None:  # a diagram that cannot go on says so with an incident, never waits silently
+        assert final.status is InstanceStatus.ERROR and final.incident.error_type == case.incident, final
+        return
     assert final.status is InstanceStatus.COMPLETED, (final.incident, result.warnings)
     assert final.tasks == []
     assert case.expect(final.data), final.data
