@@ -141,18 +141,21 @@ class _BusinessRuleTaskParser(_FixedValidation, BusinessRuleTaskParser):
     """Business rule tasks: Camunda's ``camunda:decisionRef`` names the decision as well as our extension."""
 
     def create_task(self) -> Any:
+        extensions = SpiffTaskParser._parse_extensions(self.node)
         camunda_ref = self.node.get(f"{{{CAMUNDA}}}decisionRef")
-        if camunda_ref and not SpiffTaskParser._parse_extensions(self.node).get("calledDecisionId"):
-            extensions = SpiffTaskParser._parse_extensions(self.node)
-            return BusinessRuleTask(self.spec, self.bpmn_id,
+        if camunda_ref and not extensions.get("calledDecisionId"):
+            task = BusinessRuleTask(self.spec, self.bpmn_id,
                                     dmnEngine=self.process_parser.parser.get_engine(camunda_ref, self.node),
                                     prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
                                     **self.bpmn_attributes)
-        if not SpiffTaskParser._parse_extensions(self.node).get("calledDecisionId"):
+        elif not extensions.get("calledDecisionId"):
             self.raise_validation_exception(
                 "The business rule task names no decision: add spiffworkflow:calledDecisionId (or "
                 "camunda:decisionRef) with the id of a decision in the deployed DMN.")
-        return super().create_task()
+        else:
+            task = super().create_task()
+        task.decision_id = camunda_ref or extensions.get("calledDecisionId")  # named in incidents
+        return task
 
 
 class _ClockedTimers(_FixedValidation):

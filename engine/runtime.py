@@ -260,11 +260,15 @@ class Run:
         error_type = getattr(error, "error_type", None)
         if not error_type or error_type == "unknown":
             error_type = type(original).__name__
+        message = _message(error)
+        decision = getattr(task.task_spec, "decision_id", None) if task is not None else None
+        if decision:
+            message = f"{message} (decision '{decision}')"
         return IncidentInfo(
             task_id=str(task.id) if task is not None else None,
             element_id=(task.task_spec.bpmn_id if task is not None else element_id),
             error_type=error_type,
-            message=_message(error),
+            message=message,
             line=line or None,
         )
 

@@ -102,6 +102,19 @@ def test_decision_problems_name_the_decision(engine):
     assert missing.element_id == "rule" and "'riks'" in missing.message and "it has: risk" in missing.message
 
 
+def test_a_failing_decision_rule_names_the_decision_in_the_incident(engine):
+    bpmn = diagram(start_event() + '<bpmn:businessRuleTask id="rule"><bpmn:extensionElements>'
+                   '<spiffworkflow:calledDecisionId>risk</spiffworkflow:calledDecisionId></bpmn:extensionElements>'
+                   '</bpmn:businessRuleTask>' + end_event() + flows("start", "rule", "end"))
+    deployed(engine, bpmn, decisions=(DMN.replace('<text>"high"</text></inputEntry>', '<text>"high" +</text>'
+                                                                                      '</inputEntry>'),))
+
+    instance = start(engine, data={"impact": "high"})
+
+    assert instance.status is InstanceStatus.ERROR
+    assert instance.incident.element_id == "rule" and "(decision 'risk')" in instance.incident.message
+
+
 @pytest.mark.parametrize("raw, cleaned", [
     ("Unexpected <Element {http://www.omg.org/spec/BPMN/20100524/MODEL}task at 0x7f3a2b> here",
      "Unexpected the task element here"),
