@@ -165,3 +165,24 @@ def test_a_runaway_is_stopped_by_the_wall_time_budget_with_an_incident(database,
     assert incident.error_type == "RunawayProcess" and "longer than 0 seconds" in incident.message
 
 
+
+
+def test_a_process_that_calls_itself_is_stopped_by_the_budget_even_past_the_deploy_check(clock):
+    """Deploy refuses call cycles; the budget is the second line, for steps that each get slower."""
+    from SpiffWorkflow.bpmn import BpmnWorkflow
+
+    from engine.runtime import Run
+    from engine.sandbox import SandboxEnvironment
+    from engine.scripting import ScriptEngine
+    from engine.specs import ProcessBundle, parse_process
+
+    bpmn = diagram(start_event() + '<bpmn:callActivity id="again" calledElement="proc"/>' + end_event()
+                   + flows("start", "again", "end"))
+    spec, subprocess_specs = parse_process("proc", bpmn, [])
+    workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=ScriptEngine(SandboxEnvironment(clock)))
+    run = Run(workflow, ProcessBundle(1, 1, "proc", "proc", spec, subprocess_specs, {}), time_budget=0.5)
+
+    incident = run.advance()
+
+    assert incident is not None and incident.error_type == "RunawayProcess"
+    assert "calls itself" in incident.message
