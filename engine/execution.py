@@ -184,7 +184,8 @@ class Execution:
         for element_id, completer in self.completed_elements:
             for task in live:
                 if element_id in task.separation and task.status in LIVE_TASK:
-                    reason = (self._once_reason(task.title, completer) if element_id == task.element_id
+                    reason = (self._once_reason(self.bundle.tasks[element_id].title, completer)
+                              if element_id == task.element_id
                               else self._bar_reason(task.title, completer, element_id))
                     store.add_exclusions(task.id, {completer: reason})
         self._live = [task for task in live if task.status in LIVE_TASK]
@@ -220,7 +221,8 @@ class Execution:
         meta, row, store = ready.meta, self.instance, self.ctx.store
         task = HumanTask(
             id=ready.id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
-            element_id=meta.element_id, title=meta.title, role=meta.role or "", practice=row.practice,
+            element_id=meta.element_id, title=_titled(meta.title, ready.item), role=meta.role or "",
+            practice=row.practice,
             status=status, assignee=self._assignee(meta), due_at=self._due_at(ready, meta),
             form_key=meta.form_key, instructions=meta.instructions, separation=list(meta.separation),
             created_at=self.ctx.now,
@@ -298,3 +300,10 @@ class Execution:
             store.session.flush()  # the rows this command wrote (external tasks, subscriptions)
             waiting = store.waiting_reasons(self.instance)
         return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident, waiting)
+
+
+def _titled(title: str, item: str | None) -> str:
+    """A multi-instance task's title names its item ("Vote (maria)"), within the column's length."""
+    if item is None:
+        return title
+    return f"{title} ({item})"[: HumanTask.title.type.length]

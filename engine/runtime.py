@@ -56,6 +56,7 @@ class ReadyTask:
     id: str
     meta: TaskMeta
     due_at: datetime | None
+    item: str | None = None  # a multi-instance task's input item (the voter, the system), shown in its title
 
 
 class RunawayProcess(WorkflowException):
@@ -301,7 +302,7 @@ class Run:
         for task in self.workflow.get_tasks(state=TaskState.READY, manual=True, max_depth=_UNLIMITED):
             meta = self.bundle.tasks.get(task.task_spec.bpmn_id)
             if meta is not None:
-                ready.append(ReadyTask(str(task.id), meta, self._boundary_due_at(task)))
+                ready.append(ReadyTask(str(task.id), meta, self._boundary_due_at(task), _input_item(task)))
         return ready
 
     def ready_external_tasks(self) -> list[ReadyTask]:
@@ -383,6 +384,16 @@ def _message(error: Exception) -> str:
     notes = [str(note) for note in getattr(error, "notes", None) or [] if note and str(note).strip()]
     head = str(error.args[0]) if error.args else type(error).__name__
     return ". ".join([head, *(note.strip() for note in notes)])
+
+
+def _input_item(task: Any) -> str | None:
+    """The input item of an instance of a multi-instance task, when it is a plain value worth showing."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return None
+    item = parent.task_spec.input_item
+    value = task.data.get(item.bpmn_id) if item is not None else None
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
 
 
 def _crash_message(task: Any, error: Exception) -> str:

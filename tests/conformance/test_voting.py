@@ -50,6 +50,7 @@ def test_deny_then_approve_is_gathered_and_not_overwritten(http, app):
     instance = deploy_and_start(http, WITH_OUTPUT)
     first, second = instance["tasks"]
     assert first["element_id"] == second["element_id"] == "vote" and first["id"] != second["id"]
+    assert [first["title"], second["title"]] == ["Vote (a)", "Vote (b)"]  # each instance shows its own item
 
     http.complete(first["id"], "change-practitioner", {"decision": "deny", "comment": "no rollback plan"})
     done = http.complete(second["id"], "change-practitioner-2", {"decision": "approve"})
