@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", False),
         CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),
         CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
+        CHANGEFLOW_COMMAND_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_COMMAND_TIME_LIMIT", "10.0")),
         CHANGEFLOW_CLOCK=None,
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
@@ -66,7 +67,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         migrations.upgrade(url)
     forms = load_form_directory(ROOT / "forms" / "definitions")
     engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
-                    find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"])
+                    find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"],
+                    command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"])
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
     cli.init_app(app)

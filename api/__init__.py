@@ -5,11 +5,12 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from api import errors, health, instances, messages, people, process_models, requests, tasks
+from api import errors, external_tasks, health, instances, messages, people, process_models, requests, tasks
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 
-BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, messages.blp, people.blp, health.blp)
+BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, external_tasks.blp, messages.blp, people.blp,
+              health.blp)
 
 
 class ProblemApi(Api):

@@ -147,6 +147,8 @@ def deploy(path: Path) -> None:
     for outcome in deploy_folder(changeflow().engine, path, actor=SYSTEM_ACTOR):
         state = "deployed" if outcome.created else "unchanged"
         click.echo(f"{outcome.key} ({outcome.practice}): version {outcome.version} {state}")
+        for warning in outcome.warnings:
+            click.echo(f"  warning: {warning}", err=True)
 
 
 @click.command("worker")

@@ -78,7 +78,8 @@ class Versions(MethodView):
 
         The process owner of the practice (or an admin) may deploy. Every problem in the diagram is
         reported at once, each with its BPMN element id and line. Identical content answers 200 with the
-        version that already holds it.
+        version that already holds it. Problems that do not stop the diagram from running (the layout,
+        unused timer definitions, user tasks that take the default role) come back as `warnings`.
         """
         body = _deploy_body(query, key)
         command = DeployVersion(key=key, **body)
@@ -104,7 +105,8 @@ class Validate(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Run every deploy check on a diagram and store nothing (owners and admins)."""
         command = ValidateDeployment(key=body.pop("key"), practice=body.pop("practice"), bpmn=body.pop("bpmn"),
-                                     decisions=_decisions(body.pop("decisions")), forms=body.pop("forms"))
+                                     decisions=_decisions(body.pop("decisions")), forms=body.pop("forms"),
+                                     default_role=body.pop("default_role"), process_id=body.pop("process_id"))
         report = changeflow().engine.run(command, actor=principal().username,
                                          authorize=authorizer(principal(), Action.DEPLOY))
         return {"valid": True, **report.__dict__}
@@ -121,7 +123,8 @@ def _deploy_body(query: dict[str, Any], key: str) -> dict[str, Any]:
         if not bpmn.strip():
             raise InvalidInput("The request body is empty.", errors={"bpmn": ["Send the BPMN XML as the body."]})
         practice = query["practice"] or _existing_practice(key)
-        return {"bpmn": bpmn, "practice": practice, "name": query["name"], "comment": query["comment"]}
+        return {"bpmn": bpmn, "practice": practice, "name": query["name"], "comment": query["comment"],
+                "default_role": query["default_role"], "process_id": query["process_id"]}
     payload = request.get_json(silent=True)
     if payload is None:
         raise InvalidInput("Send JSON (Content-Type: application/json) or BPMN XML (application/xml).",
@@ -142,4 +145,4 @@ def _existing_practice(key: str) -> str:
 def _deploy_result(result: Any) -> dict[str, Any]:
     version = result.version
     return {"key": version.key, "version": version.version, "sha256": version.sha256,
-            "practice": version.practice, "created": result.created}
+            "practice": version.practice, "created": result.created, "warnings": result.warnings}

@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates
 
-from engine import InstanceStatus, TaskStatus
+from engine import ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.states import EventType
 from roles.policy import Role
 
@@ -150,6 +150,11 @@ class DeployRequestSchema(StrictSchema):
         "description": "DMN documents; omit to keep those of the latest version."})
     forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict, metadata={
         "description": "Form definitions by key, overriding the server's forms directory."})
+    default_role = fields.String(load_default=None, validate=validate.OneOf(["owner", "manager", "practitioner"]),
+                                 metadata={"description": "The role of user tasks that no lane, "
+                                           "camunda:candidateGroups or role property assigns (default practitioner)."})
+    process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200), metadata={
+        "description": "The process to deploy when the document has several (its id, in any case)."})
 
 
 class XmlDeployArgs(Schema):
@@ -159,6 +164,8 @@ class XmlDeployArgs(Schema):
         "description": "Required for a new process model; defaults to the model's practice."})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
+    default_role = fields.String(load_default=None, validate=validate.OneOf(["owner", "manager", "practitioner"]))
+    process_id = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
 
 
 class ValidateRequestSchema(DeployRequestSchema):
@@ -171,6 +178,14 @@ class DeployResultSchema(Schema):
     sha256 = fields.String()
     practice = fields.String()
     created = fields.Boolean(metadata={"description": "False when identical content was already deployed."})
+    warnings = fields.List(fields.Nested(lambda: BpmnProblemSchema()), metadata={
+        "description": "What does not stop the diagram from running but its author should know."})
+
+
+class BpmnProblemSchema(Schema):
+    element_id = fields.String(allow_none=True)
+    message = fields.String()
+    line = fields.Integer(allow_none=True)
 
 
 class ValidationReportSchema(Schema):
@@ -181,6 +196,7 @@ class ValidationReportSchema(Schema):
     forms = fields.List(fields.String())
     start_role = fields.String(allow_none=True)
     user_tasks = fields.List(fields.Dict())
+    warnings = fields.List(fields.Nested(BpmnProblemSchema))
 
 
 # -- tasks ------------------------------------------------------------------------------------------------
@@ -276,6 +292,9 @@ class InstanceSchema(Schema):
     ended_at = fields.DateTime(allow_none=True)
     next_timer_at = fields.DateTime(allow_none=True)
     incident = fields.Nested(IncidentSchema, allow_none=True)
+    waiting_for = fields.List(fields.Dict(), metadata={
+        "description": "Why a waiting instance waits: messages ({kind, name}), external tasks ({kind, element_id, "
+                       "topic}) and its next timer ({kind, due_at}). Empty in lists."})
 
 
 class StartRequestSchema(StrictSchema):
@@ -327,3 +346,66 @@ class MessageRequestSchema(StrictSchema):
 class HealthSchema(Schema):
     status = fields.String()
     database = fields.String()
+
+
+# -- external tasks ---------------------------------------------------------------------------------------
+
+MAX_LOCK_MS = 7 * 24 * 3600 * 1000  # a week: longer locks hide crashed workers for too long
+
+
+class TopicRequestSchema(StrictSchema):
+    topic = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "build"})
+    lock_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
+        "description": "How long the tasks stay locked to this worker, in milliseconds.", "example": 300000})
+
+
+class FetchAndLockRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
+        "description": "Names the worker; only it may complete, fail or extend the tasks it locked."})
+    max_tasks = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+    topics = fields.List(fields.Nested(TopicRequestSchema), required=True, validate=validate.Length(min=1, max=50))
+
+
+class ExternalTaskSchema(Schema):
+    id = fields.String()
+    topic = fields.String()
+    instance_id = fields.Integer()
+    business_key = fields.String()
+    process = fields.String()
+    element_id = fields.String()
+    title = fields.String()
+    role = fields.String()
+    practice = fields.String()
+    state = fields.Enum(ExternalTaskStatus, by_value=True)
+    worker_id = fields.String(allow_none=True)
+    lock_expires_at = fields.DateTime(allow_none=True)
+    retries = fields.Integer(allow_none=True)
+    retry_at = fields.DateTime(allow_none=True)
+    error_message = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class LockedExternalTaskSchema(ExternalTaskSchema):
+    variables = fields.Dict(metadata={"description": "The process data when the task was locked."})
+
+
+class ExternalCompleteRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
+        "description": "Process variables to set; names start with a letter (letters, digits, '_'). When the "
+                       "service task names a form (formKey), the variables are validated against it."})
+
+
+class ExternalFailureRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    error_message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000), metadata={
+        "description": "Retries left. At 0 the failure becomes an incident on the instance."})
+    retry_timeout = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_LOCK_MS), metadata={
+        "description": "Milliseconds before the task can be fetched again."})
+
+
+class ExtendLockRequestSchema(StrictSchema):
+    worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    new_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
+        "description": "The lock now ends this many milliseconds from now."})

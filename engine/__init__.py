@@ -7,10 +7,14 @@ from engine.commands import (
     AssignTask,
     CancelInstance,
     ClaimTask,
+    CompleteExternalTask,
     CompleteTask,
     CorrelateMessage,
     DeployVersion,
+    ExtendExternalTaskLock,
+    FetchAndLockExternalTasks,
     FireTimers,
+    ReportExternalTaskFailure,
     ResumeInstance,
     RetryInstance,
     StartInstance,
@@ -24,12 +28,14 @@ from engine.errors import Conflict, DeployError, EngineError, FormInvalid, Inval
 from engine.executor import Engine
 from engine.serialization import StateUnreadable
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
 
 __all__ = [
     "SYSTEM_ACTOR",
-    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
+    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteExternalTask",
+    "CompleteTask", "ExtendExternalTaskLock", "ExternalTaskStatus", "FetchAndLockExternalTasks",
+    "ReportExternalTaskFailure",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
     "Listing", "NotFound", "PageRequest", "Problem", "ResumeInstance", "RetryInstance", "ServiceContext",

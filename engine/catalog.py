@@ -17,7 +17,9 @@ from engine.executor import Engine
 
 _NS = {
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
 }
+_CAMUNDA_DECISION = "{http://camunda.org/schema/1.0/bpmn}decisionRef"
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,7 @@ class FolderDeployment:
     practice: str
     version: int
     created: bool
+    warnings: tuple[str, ...] = ()  # "element (line n): message", for what does not stop it from running
 
 
 def deploy_folder(engine: Engine, root: Path, *, actor: str,
@@ -42,8 +45,11 @@ def deploy_folder(engine: Engine, root: Path, *, actor: str,
             decisions = tuple(text for text in tables.values() if _defines_any(text, _called_decisions(bpmn)))
             command = DeployVersion(key=diagram.stem, practice=practice_dir.name, bpmn=bpmn, decisions=decisions)
             result = engine.run(command, actor=actor, authorize=authorize)
+            warnings = tuple(f"{w['element_id'] or 'document'}"
+                             + (f" (line {w['line']})" if w["line"] else "") + f": {w['message']}"
+                             for w in result.warnings)
             outcomes.append(FolderDeployment(diagram, diagram.stem, practice_dir.name, result.version.version,
-                                             result.created))
+                                             result.created, warnings))
     return outcomes
 
 
@@ -52,7 +58,10 @@ def _called_decisions(bpmn: str) -> set[str]:
         document = etree.fromstring(bpmn.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
     except etree.XMLSyntaxError:
         return set()  # the deploy itself reports the broken XML
-    return {(node.text or "").strip() for node in document.iterfind(".//spiffworkflow:calledDecisionId", _NS)}
+    called = {(node.text or "").strip() for node in document.iterfind(".//spiffworkflow:calledDecisionId", _NS)}
+    called |= {node.get(_CAMUNDA_DECISION) for node in document.iterfind(".//bpmn:businessRuleTask", _NS)
+               if node.get(_CAMUNDA_DECISION)}
+    return called
 
 
 def _defines_any(dmn: str, decision_ids: set[str]) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -19,14 +20,16 @@ from engine.context import CommandContext
 from engine.deployment import prepare_deployment
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotFound
 from engine.execution import Execution
-from engine.models import ProcessInstance, ProcessModel, ProcessVersion
-from engine.runtime import canonical_json, json_ready
+from engine.models import ExternalTask, ProcessInstance, ProcessModel, ProcessVersion
+from engine.runtime import IncidentInfo, canonical_json, json_ready
 from engine.specs import ProcessBundle, all_task_specs, is_human_task, parse_process, task_meta
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.views import (
     AssigneeFacts,
     CompletionView,
     DeployResult,
+    ExternalTaskFacts,
+    ExternalTaskView,
     InstanceSummary,
     InstanceView,
     ProcessFacts,
@@ -70,6 +73,8 @@ class _DeployInput:
     bpmn: str
     decisions: tuple[str, ...] | None = None  # None: reuse the latest version's decision tables
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    default_role: str | None = None  # the role of user tasks outside lanes (else practitioner)
+    process_id: str | None = None  # the process to deploy, when the document has several
 
     def _checked(self, ctx: CommandContext) -> tuple[Any, ProcessModel | None]:
         if not KEY_PATTERN.match(self.key):
@@ -95,7 +100,8 @@ class _DeployInput:
             return form
 
         deployable = prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
-                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services)
+                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services,
+                                        default_role=self.default_role, process_id=self.process_id)
         return deployable, model
 
     def _uploaded_forms(self) -> dict[str, FormDefinition]:
@@ -128,21 +134,22 @@ class DeployVersion(_DeployInput):
         elif self.name:
             model.name = self.name
         existing = store.version_with_hash(model.id, deployable.sha256)
+        warnings = [problem.to_dict() for problem in deployable.warnings]
         if existing is not None:
-            return DeployResult(VersionView.of(model, existing), created=False)
+            return DeployResult(VersionView.of(model, existing), created=False, warnings=warnings)
         latest = store.latest_version(model.id)
         version = ProcessVersion(
             model_id=model.id, number=(latest.number if latest else 0) + 1, process_id=deployable.process_id,
             bpmn_xml=deployable.bpmn_xml, decisions=deployable.decisions, forms=deployable.forms,
             sha256=deployable.sha256, start_role=deployable.start_role,
             start_form_key=deployable.start_form_key, deployed_by=ctx.actor, deployed_at=ctx.now,
-            comment=self.comment,
+            comment=self.comment, default_role=deployable.default_role,
         )
         store.session.add(version)
         store.session.flush()
         store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.DEPLOYED, instance_id=None,
                         data={"process": model.key, "version": version.number, "sha256": version.sha256})
-        return DeployResult(VersionView.of(model, version), created=True)
+        return DeployResult(VersionView.of(model, version), created=True, warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -155,11 +162,13 @@ class ValidateDeployment(_DeployInput):
         spec, subprocess_specs = parse_process(deployable.process_id, deployable.bpmn_xml, deployable.decisions)
         for task_spec in all_task_specs(spec, subprocess_specs):
             if is_human_task(task_spec):
-                meta = task_meta(task_spec, ctx.engine.lane_roles)
+                meta = task_meta(task_spec, ctx.engine.lane_roles, deployable.default_role)
                 bundle_tasks.append({"element_id": meta.element_id, "title": meta.title, "role": meta.role,
-                                     "form_key": meta.form_key, "separation_of_duties": list(meta.separation)})
+                                     "role_source": meta.role_source.value, "form_key": meta.form_key,
+                                     "separation_of_duties": list(meta.separation)})
         return ValidationReport(deployable.process_id, deployable.name, deployable.sha256,
-                                sorted(deployable.forms), deployable.start_role, bundle_tasks)
+                                sorted(deployable.forms), deployable.start_role, bundle_tasks,
+                                [problem.to_dict() for problem in deployable.warnings])
 
 
 # -- instances ------------------------------------------------------------------------------------
@@ -393,7 +402,7 @@ class CompleteTask(_TaskCommand):
         execution.completed_elements.append((row.element_id, ctx.actor))
         execution.closed_tasks.append((row.id, bool(row.separation)))
         execution.event(EventType.COMPLETED, task_id=row.id, element_id=row.element_id, data=data)
-        incident = run.complete_task(row.id, data)
+        incident = run.complete_task(row.id, data, completed_by=ctx.actor)
         execution.save(incident)
         view = execution.view()
         return CompletionView(InstanceSummary(view.id, view.business_key, view.status), view.tasks)
@@ -474,3 +483,146 @@ class CorrelateMessage:
                     f"'{prop.name}' is {keys[prop.name]!r} but the payload says {json_ready(value)!r}.")
         if errors:
             raise InvalidInput("The message does not fit the event that waits for it.", errors=errors)
+
+
+# -- external tasks -------------------------------------------------------------------------------
+
+VARIABLE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,99}$")
+
+
+def validate_variables(form: FormDefinition | None, variables: Any) -> dict[str, Any]:
+    """A worker's result: a JSON object whose names are process variable names, or the task's form data."""
+    if not isinstance(variables, Mapping):
+        raise InvalidInput("The variables must be a JSON object.", errors={"variables": ["Send an object."]})
+    if form is not None:
+        return validate_form(form, dict(variables), what="The external task")
+    errors = {f"variables.{name}": ["Use a name of letters, digits and '_' that starts with a letter "
+                                    "(at most 100 characters)."]
+              for name in variables if not isinstance(name, str) or not VARIABLE_NAME.match(name)}
+    if errors:
+        raise InvalidInput("Some variable names cannot be process variables.", errors=errors)
+    ready: dict[str, Any] = json_ready(dict(variables))
+    return ready
+
+
+@dataclass(frozen=True)
+class FetchAndLockExternalTasks:
+    """Lock up to ``max_tasks`` open external tasks of the given topics for a worker (Camunda 7's pattern).
+
+    ``topics`` maps each topic to its lock duration in milliseconds. ``queues`` are the (role, practice)
+    pairs the worker's user works in; only those tasks are handed out (None: all, for system workers).
+    """
+
+    worker_id: str
+    topics: Mapping[str, int]
+    max_tasks: int = 1
+    queues: tuple[tuple[str, str], ...] | None = None
+
+    def execute(self, ctx: CommandContext) -> list[ExternalTaskView]:
+        store = ctx.store
+        locked = []
+        for row in store.lock_fetchable_external_tasks(list(self.topics), self.queues, ctx.now, self.max_tasks):
+            row.worker_id, row.locked_by = self.worker_id, ctx.actor
+            row.lock_expires_at = ctx.now + timedelta(milliseconds=self.topics[row.topic])
+            instance = store.get_instance(row.instance_id)
+            store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.EXTERNAL_TASK_LOCKED,
+                            instance_id=row.instance_id, task_id=row.id,
+                            data={"element_id": row.element_id, "topic": row.topic, "worker_id": self.worker_id,
+                                  "lock_expires_at": row.lock_expires_at.isoformat()})
+            locked.append(ExternalTaskView.of(row, dict(instance.data) if instance is not None else {}))
+        return locked
+
+
+@dataclass(frozen=True)
+class _ExternalTaskCommand:
+    task_id: str
+    worker_id: str
+
+    def _load(self, ctx: CommandContext, *, with_state: bool) -> tuple[Execution, ExternalTask]:
+        row = ctx.store.get_external_task(self.task_id)
+        if row is None:
+            raise NotFound(f"External task {self.task_id} does not exist.")
+        execution = Execution.lock(ctx, row.instance_id, with_state=with_state)
+        row = ctx.store.get_external_task(self.task_id, fresh=True)
+        if row is None:  # gone between the two reads: only a concurrent delete could do that
+            raise NotFound(f"External task {self.task_id} does not exist.")
+        ctx.authorize(ExternalTaskFacts(ExternalTaskView.of(row)))
+        if row.status is not ExternalTaskStatus.OPEN:
+            raise Conflict(f"The external task '{row.title}' of {row.business_key} is {row.status.value}.",
+                           task_id=row.id, state=row.status.value)
+        if row.worker_id is None:
+            raise Conflict(f"The external task '{row.title}' is not locked; fetch and lock it first.", task_id=row.id)
+        if row.worker_id != self.worker_id:
+            raise Conflict(f"The external task '{row.title}' is locked by the worker '{row.worker_id}'.",
+                           task_id=row.id, worker_id=row.worker_id)
+        return execution, row
+
+
+@dataclass(frozen=True)
+class CompleteExternalTask(_ExternalTaskCommand):
+    """A worker finished an external task: its variables go into the process data and the process moves on.
+
+    The worker must hold the lock. A lock that expired still counts while no other worker has taken the
+    task; once another has, the first worker's completion is a conflict.
+    """
+
+    variables: Mapping[str, Any] = field(default_factory=dict)
+
+    def execute(self, ctx: CommandContext) -> CompletionView:
+        execution, row = self._load(ctx, with_state=True)
+        execution.require_status(*ACTIVE)
+        meta = execution.bundle.external_tasks.get(row.element_id)
+        form = execution.bundle.form(meta.form_key) if meta is not None else None
+        variables = validate_variables(form, self.variables)
+        run = execution.run
+        spiff_task = run.workflow.get_task_from_id(UUID(row.id))
+        if not spiff_task.has_state(TaskState.READY):
+            raise Conflict(f"The external task '{row.title}' is not ready in the process.", task_id=row.id)
+        row.status, row.completed_at = ExternalTaskStatus.COMPLETED, ctx.now
+        execution.event(EventType.EXTERNAL_TASK_COMPLETED, task_id=row.id, element_id=row.element_id,
+                        worker_id=self.worker_id, data=variables)
+        execution.save(run.complete_task(row.id, variables))
+        view = execution.view()
+        return CompletionView(InstanceSummary(view.id, view.business_key, view.status), view.tasks)
+
+
+@dataclass(frozen=True)
+class ReportExternalTaskFailure(_ExternalTaskCommand):
+    """A worker could not do an external task. With retries left it goes back to the queue after
+    ``retry_timeout_ms``; with none left it becomes an incident that stops the instance until a retry."""
+
+    error_message: str = ""
+    retries: int = 0
+    retry_timeout_ms: int = 0
+
+    def execute(self, ctx: CommandContext) -> ExternalTaskView:
+        execution, row = self._load(ctx, with_state=self.retries <= 0)
+        row.error_message, row.retries = self.error_message, max(self.retries, 0)
+        row.worker_id = row.locked_by = row.lock_expires_at = None
+        execution.event(EventType.EXTERNAL_TASK_FAILED, task_id=row.id, element_id=row.element_id,
+                        worker_id=self.worker_id, message=self.error_message, retries=row.retries)
+        if self.retries > 0:
+            row.retry_at = ctx.now + timedelta(milliseconds=self.retry_timeout_ms)
+            execution.touch()
+            return ExternalTaskView.of(row)
+        row.status, row.retry_at = ExternalTaskStatus.FAILED, None
+        execution.save(IncidentInfo(task_id=row.id, element_id=row.element_id, error_type="ExternalTaskFailed",
+                                    message=f"The worker '{self.worker_id}' failed the external task "
+                                            f"'{row.title}' (topic {row.topic}) with no retries left: "
+                                            f"{self.error_message}", line=None))
+        return ExternalTaskView.of(row)
+
+
+@dataclass(frozen=True)
+class ExtendExternalTaskLock(_ExternalTaskCommand):
+    """Keep an external task locked for ``new_duration_ms`` from now (the worker needs more time)."""
+
+    new_duration_ms: int = 0
+
+    def execute(self, ctx: CommandContext) -> ExternalTaskView:
+        _execution, row = self._load(ctx, with_state=False)
+        if row.lock_expires_at is not None and row.lock_expires_at <= ctx.now:
+            raise Conflict(f"The lock on the external task '{row.title}' expired at "
+                           f"{row.lock_expires_at.isoformat()}; fetch and lock it again.", task_id=row.id)
+        row.lock_expires_at = ctx.now + timedelta(milliseconds=self.new_duration_ms)
+        return ExternalTaskView.of(row)

@@ -18,17 +18,20 @@ from typing import Any
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
-from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DeployError, Problem
-from engine.models import HumanTask, ProcessModel, ProcessVersion
+from engine.models import ExternalTask, HumanTask, ProcessModel, ProcessVersion
+from engine.parsing import ROLE_PROPERTY
 from engine.sandbox import compile_problems
 from engine.services import ServiceRegistry
 from engine.specs import (
     REQUESTER,
     LaneRoles,
+    RoleSource,
     all_task_specs,
+    is_external_task,
     is_human_task,
     parse_process,
     start_event,
@@ -41,6 +44,15 @@ NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
 }
+# Diagram interchange: where shapes are drawn. Problems there never change what runs.
+LAYOUT_NAMESPACES = ("http://www.omg.org/spec/BPMN/20100524/DI", "http://www.omg.org/spec/DD/20100524/DC",
+                     "http://www.omg.org/spec/DD/20100524/DI")
+TIMER_KINDS = ("timeDate", "timeDuration", "timeCycle")
+TIMER_HOSTS = ("startEvent", "intermediateCatchEvent", "boundaryEvent")
+_LXML_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-fA-F]+>")
+_BYTES_REPR = re.compile(r"b'<[^']*'|b\"<[^\"]*\"")
+_JUEL = re.compile(r"^[$#]\{(.*)\}$", re.S)
+_PYTHON_CRASH = re.compile(r"^(\w+(Error|Exception))\((.*)\)$", re.S)
 # Bare names shaped like ISO 8601 (PT5X, R3/PT1Q) are typos of a timer literal, not process variables.
 _LOOKS_ISO = re.compile(r"^(R\d*/.*|PT?\d[\dA-Z.,]*)$")
 _ISO_EXAMPLES = {"timeDuration": "for example PT4H or P2D", "timeDate": "for example 2026-12-01T09:00:00Z",
@@ -60,6 +72,8 @@ class Deployable:
     start_role: str | None
     start_form_key: str | None
     sha256: str
+    default_role: str | None = None
+    warnings: tuple[Problem, ...] = ()
 
 
 def content_hash(bpmn_xml: str, decisions: list[str], forms: Mapping[str, Any]) -> str:
@@ -69,10 +83,16 @@ def content_hash(bpmn_xml: str, decisions: list[str], forms: Mapping[str, Any]) 
 
 
 def prepare_deployment(key: str, bpmn_xml: str, decisions: list[str], *, find_form: FormLookup,
-                       lane_roles: LaneRoles, services: ServiceRegistry) -> Deployable:
-    """Check a BPMN document; return what to store, or raise ``DeployError`` listing every problem."""
+                       lane_roles: LaneRoles, services: ServiceRegistry, default_role: str | None = None,
+                       process_id: str | None = None) -> Deployable:
+    """Check a BPMN document; return what to store, or raise ``DeployError`` listing every problem.
+
+    ``default_role`` is the role of user tasks that neither a lane nor an attribute gives one (a warning
+    says so); ``process_id`` names the process to deploy when the document has several.
+    """
     checker = _Checker(bpmn_xml, decisions, find_form, lane_roles, services)
-    deployable = checker.run(key)
+    checker.default_role = default_role
+    deployable = checker.run(key, process_id)
     if checker.problems or deployable is None:
         raise DeployError(checker.problems)
     return deployable
@@ -87,36 +107,57 @@ class _Checker:
         self.lane_roles = lane_roles
         self.services = services
         self.problems: list[Problem] = []
+        self.warnings: list[Problem] = []
         self.lines: dict[str, int] = {}
+        self.default_role: str | None = None
 
     def problem(self, message: str, element_id: str | None = None, line: int | None = None) -> None:
         if line is None and element_id is not None:
             line = self.lines.get(element_id)
-        self.problems.append(Problem(message, element_id, line))
+        self.problems.append(Problem(clean_message(message), element_id, line))
 
-    def run(self, key: str) -> Deployable | None:
+    def warn(self, message: str, element_id: str | None = None, line: int | None = None) -> None:
+        """Something the author should know that does not stop the diagram from running."""
+        if line is None and element_id is not None:
+            line = self.lines.get(element_id)
+        self.warnings.append(Problem(clean_message(message), element_id, line))
+
+    def run(self, key: str, wanted: str | None = None) -> Deployable | None:
         document = self._parse_xml()
         if document is None:
             return None
         self._check_schema(document)
-        process_id = self._choose_process(document, key)
+        process_id = self._choose_process(document, key, wanted)
         self._check_decisions()
+        if process_id is not None:
+            self._check_calls(document, process_id)
+        if self.default_role is not None and self.lane_roles(self.default_role) is None:
+            self.problem(f"The default role '{self.default_role}' is not a role; use owner, manager or "
+                         "practitioner.")
         if process_id is None or self.problems:
             return None
         try:
             spec, subprocess_specs = parse_process(process_id, self.bpmn_xml, self.decisions)
         except ValidationException as error:
-            self.problem(_message(error), error.id or None, _line(error.line_number))
+            message = _message(error)
+            if message.startswith("There is no support implemented for this task type"):
+                found = document.xpath(f"//*[@id='{error.id}']") if error.id else []
+                kind = etree.QName(found[0]).localname if found else "this"
+                message = (f"Changeflow cannot run a {kind} element; docs/bpmn-support.md lists what runs (for a "
+                           "complex gateway, use an inclusive or exclusive gateway).")
+            self.problem(message, error.id or None, _line(error.line_number))
             return None
-        except (SpiffWorkflowException, etree.LxmlError, ValueError, KeyError) as error:
-            self.problem(f"SpiffWorkflow cannot parse the process: {_message(error)}")
+        except Exception as error:  # noqa: BLE001 - any parser crash is a diagram the parser cannot read
+            self.problem(f"SpiffWorkflow cannot parse the process ({_message(error)}); check the diagram "
+                         "against BPMN 2.0 in your modeler.", process_id)
             return None
         self._check_expressions(document)
+        self._check_unsupported(document)
         forms = self._check_human_tasks(spec, subprocess_specs)
         start = start_event(spec)
         start_meta = task_meta(start, self.lane_roles) if start is not None else None
         if start_meta is not None:
-            self._check_lane(start_meta.element_id, start_meta.lane, required=False)
+            self._check_lane(start_meta.element_id, start_meta.lane)
             self._check_form(start_meta.element_id, start_meta.form_key, forms)
         if self.problems:
             return None
@@ -132,9 +173,11 @@ class _Checker:
             bpmn_xml=self.bpmn_xml,
             decisions=list(self.decisions),
             forms=forms,
-            start_role=start_meta.role if start_meta else None,
+            start_role=start_meta.role if start_meta and start_meta.lane else None,
             start_form_key=start_meta.form_key if start_meta else None,
             sha256=content_hash(self.bpmn_xml, self.decisions, forms),
+            default_role=self.default_role,
+            warnings=tuple(self.warnings),
         )
 
     # -- XML and schema ----------------------------------------------------------------------------
@@ -158,37 +201,136 @@ class _Checker:
         if schema.validate(document):
             return
         for error in schema.error_log:
-            self.problem(f"BPMN schema: {error.message}", self._element_at(document, error.line), error.line)
+            element = self._element_on(document, error.line)
+            element_id = _owner_id(element) if element is not None else None
+            if element is not None and etree.QName(element).namespace in LAYOUT_NAMESPACES:
+                self.warn(f"BPMN schema, in the diagram layout (ignored when running): {error.message}",
+                          element_id, error.line)
+            else:
+                self.problem(f"BPMN schema: {error.message}", element_id, error.line)
 
-    def _element_at(self, document: Any, line: int) -> str | None:
-        """The id of the element on ``line``, or of its nearest ancestor that has one."""
+    def _element_on(self, document: Any, line: int) -> Any:
+        """The first element that starts on ``line``."""
         for element in document.iter():
             if isinstance(element.tag, str) and element.sourceline == line:
-                while element is not None and not element.get("id"):
-                    element = element.getparent()
-                return element.get("id") if element is not None else None
+                return element
         return None
 
-    def _choose_process(self, document: Any, key: str) -> str | None:
-        executable = [p.get("id") for p in document.xpath("//bpmn:process", namespaces=NS)
-                      if p.get("isExecutable", "false").lower() == "true"]
-        if not executable:
-            self.problem("The document has no executable process: set isExecutable=\"true\" on the process.")
+    def _choose_process(self, document: Any, key: str, wanted: str | None) -> str | None:
+        # Without the attribute a process is executable, as the library and Camunda read it.
+        processes = document.xpath("//bpmn:process", namespaces=NS)
+        executable = [p.get("id") for p in processes if p.get("isExecutable", "true").lower() == "true"]
+        if wanted is not None:
+            if wanted in executable:
+                return wanted
+            if wanted in [p.get("id") for p in processes]:
+                self.problem(f"The process '{wanted}' is not executable: set isExecutable=\"true\" on it.", wanted)
+                return None
+            self.problem(f"The document has no process with the id '{wanted}' (it has: "
+                         f"{', '.join(p.get('id') for p in processes) or 'none'}).")
             return None
-        if key in executable:
-            return key
+        if not executable:
+            ids = ", ".join(p.get("id") for p in processes)
+            self.problem("The document has no executable process: set isExecutable=\"true\" on the process to run "
+                         f"({ids or 'there is none'}).")
+            return None
+        matching = [process_id for process_id in executable if process_id.lower() == key.lower()]
+        if matching:
+            return str(matching[0])
         if len(executable) == 1:
             return str(executable[0])
-        self.problem(f"The document has several executable processes ({', '.join(executable)}); "
-                     f"name the one to deploy '{key}'.")
+        self.problem(f"The document has several executable processes ({', '.join(executable)}); say which "
+                     "to deploy: send its id as 'process_id', or deploy it under a key equal to its id in "
+                     f"lowercase (for example '{executable[0].lower()}').")
         return None
+
+    def _check_calls(self, document: Any, process_id: str) -> None:
+        """Every call activity the process reaches calls a process of the document, and none calls back."""
+        defined = {p.get("id") for p in document.xpath("//bpmn:process", namespaces=NS)}
+        calls: dict[str, list[tuple[str, str]]] = {}
+        for activity in document.xpath("//bpmn:callActivity", namespaces=NS):
+            owner = activity.xpath("ancestor::bpmn:process[1]", namespaces=NS)
+            target = (activity.get("calledElement") or "").strip()
+            if not target:
+                self.problem("The call activity names no process to call: set calledElement to a process id.",
+                             activity.get("id"))
+                continue
+            if target not in defined:
+                self.problem(f"The call activity calls the process '{target}', which is not in this document "
+                             f"(it has: {', '.join(sorted(defined))}). Put the called process in the same file.",
+                             activity.get("id"))
+                continue
+            if owner:
+                calls.setdefault(owner[0].get("id"), []).append((activity.get("id"), target))
+        # A cycle would start instances within instances without end: find one reachable from the process.
+        path: list[str] = []
+
+        def visit(process: str) -> bool:
+            path.append(process)
+            for activity_id, target in calls.get(process, []):
+                if target in path:
+                    cycle = " -> ".join([*path[path.index(target):], target])
+                    self.problem(f"The call activity makes the process call itself ({cycle}); an instance would "
+                                 "never end. Remove the call or call another process.", activity_id)
+                    return True
+                if visit(target):
+                    return True
+            path.pop()
+            return False
+
+        visit(process_id)
+
+    def _check_unsupported(self, document: Any) -> None:
+        """Elements the engine accepts from the parser but cannot drive to an end: refused with the reason."""
+        for adhoc in document.xpath("//bpmn:adHocSubProcess", namespaces=NS):
+            self.problem("Ad-hoc subprocesses are not supported: nothing lets people pick which of its tasks to do. "
+                         "Use an embedded subprocess with a gateway, or parallel user tasks.", adhoc.get("id"))
+        for event in document.xpath("//bpmn:*[bpmn:conditionalEventDefinition]", namespaces=NS):
+            self.problem("Conditional events are not supported: nothing re-evaluates their condition while the "
+                         "instance waits. Use an exclusive gateway, or a timer that checks again.", event.get("id"))
+        for start in document.xpath("//bpmn:process/bpmn:startEvent[bpmn:messageEventDefinition]", namespaces=NS):
+            self.problem("A message start event cannot start instances here: messages are delivered only to "
+                         "instances that wait for them. Use a none start event and start instances with "
+                         "POST /api/instances (its data carries what the message would).", start.get("id"))
 
     def _check_decisions(self) -> None:
         for index, decision in enumerate(self.decisions, start=1):
             try:
-                etree.fromstring(decision.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
+                document = etree.fromstring(decision.encode(), etree.XMLParser(resolve_entities=False,
+                                                                                no_network=True))
             except etree.XMLSyntaxError as error:
                 self.problem(f"Decision table {index} is not well-formed XML: {error.msg}", line=error.lineno)
+                continue
+            self._check_decision_document(index, decision, document)
+
+    def _check_decision_document(self, index: int, text: str, document: Any) -> None:
+        """Each DMN document holds one decision with an id, whose table the library can read; the problem
+        names the decision (and its line in the DMN document)."""
+        decisions = [node for node in document.iter() if isinstance(node.tag, str)
+                     and etree.QName(node).localname == "decision"]
+        where = f"DMN document {index}"
+        if not decisions:
+            self.problem(f"{where} holds no decision.")
+            return
+        if len(decisions) > 1:
+            ids = ", ".join(str(node.get("id")) for node in decisions)
+            self.problem(f"{where} holds several decisions ({ids}); put each decision in a DMN document of its own.",
+                         decisions[1].get("id"))
+            return
+        decision_id = decisions[0].get("id")
+        if not decision_id:
+            self.problem(f"The decision '{decisions[0].get('name') or '(unnamed)'}' ({where}, line "
+                         f"{decisions[0].sourceline}) has no id: business rule tasks call decisions by id.")
+            return
+        parser = BpmnDmnParser()
+        try:
+            parser.add_dmn_str(text.encode())
+            parser.get_engine(decision_id, None)
+        except Exception as error:  # noqa: BLE001 - any failure to read the table is the author's to fix
+            line = getattr(error, "line_number", None) or decisions[0].sourceline
+            self.problem(f"The decision '{decision_id}' ({where}, line {line}) cannot be read "
+                         f"({_message(error)}); check that its decision table has inputs, an output and rules.",
+                         decision_id)
 
     # -- scripts, conditions, timers, messages, services -------------------------------------------
 
@@ -202,17 +344,43 @@ class _Checker:
                 if what == "script":
                     self.problem("The script task has no script.", element_id)
                 continue
-            for line, message in compile_problems(source, mode=mode):
+            juel = _JUEL.match(source.strip())
+            if juel is not None:
+                # Camunda's expression language: say what to write instead of a Python syntax error.
+                inner = juel.group(1).strip()
+                self.problem(f"The {what} '{source.strip()}' is a Camunda (JUEL) expression; Changeflow evaluates "
+                             f"Python: write it as {inner!r} without ${{...}} (and 'and'/'or'/'not' for "
+                             "&&/||/!).", element_id, first_line)
+                continue
+            problems = compile_problems(source, mode=mode)
+            for line, message in problems:
                 self.problem(f"The {what} does not compile in the sandbox: {message}", element_id,
                              _source_line(first_line, line))
+            if not problems:
+                for line in _print_calls(source):
+                    self.problem(f"The {what} calls print(), which scripts cannot use: nobody would see the "
+                                 "output. Put the value in a variable instead; the instance's data shows it.",
+                                 element_id, _source_line(first_line, line))
         for timer in document.xpath("//bpmn:timerEventDefinition", namespaces=NS):
             self._check_timer(timer)
         for operator in document.xpath("//spiffworkflow:serviceTaskOperator", namespaces=NS):
             self._check_service(operator)
 
     def _check_timer(self, timer: Any) -> None:
-        event_id = timer.getparent().get("id")
-        kinds = [child for child in timer if isinstance(child.tag, str)]
+        host = timer.getparent()
+        event_id = _owner_id(host)
+        kinds = [child for child in timer if isinstance(child.tag, str) and etree.QName(child).localname in TIMER_KINDS]
+        if etree.QName(host).localname not in TIMER_HOSTS:
+            # At the document's top level or under an element that never waits: nothing reads it.
+            self.warn(f"The timer definition under {etree.QName(host).localname} '{event_id}' is never used "
+                      "(only start, intermediate catch and boundary events wait for timers).",
+                      timer.get("id") or event_id, timer.sourceline)
+            return
+        if len(host.xpath("./bpmn:*[substring(local-name(), string-length(local-name()) - 14) = "
+                          "'EventDefinition']", namespaces=NS)) > 1 and not kinds:
+            self.warn("The event has an empty timer definition beside its other event definition; the empty "
+                      "one is ignored.", event_id, timer.sourceline)
+            return
         if not kinds:
             self.problem("The timer has no timeDate, timeDuration or timeCycle.", event_id)
             return
@@ -261,14 +429,25 @@ class _Checker:
 
     def _check_human_tasks(self, spec: Any, subprocess_specs: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
         forms: dict[str, dict[str, Any]] = {}
+        for external in [ts for ts in all_task_specs(spec, subprocess_specs) if is_external_task(ts)]:
+            meta = task_meta(external, self.lane_roles, self.default_role)
+            self._check_lane(meta.element_id, meta.lane)
+            self._check_length(meta.element_id, "external task topic", meta.topic or "", ExternalTask.topic)
+            self._check_form(meta.element_id, meta.form_key, forms)  # a worker's variables are checked against it
         human = [ts for ts in all_task_specs(spec, subprocess_specs) if is_human_task(ts)]
         human_ids = {ts.bpmn_id for ts in human}
         for task_spec in human:
-            meta = task_meta(task_spec, self.lane_roles)
+            meta = task_meta(task_spec, self.lane_roles, self.default_role)
             self._check_length(meta.element_id, "user task id", meta.element_id, HumanTask.element_id)
             self._check_length(meta.element_id, "user task name", meta.title, HumanTask.title)
             self._check_length(meta.element_id, "form key", meta.form_key or "", HumanTask.form_key)
-            self._check_lane(meta.element_id, meta.lane, required=True)
+            self._check_lane(meta.element_id, meta.lane)
+            if meta.role_source is RoleSource.DEFAULT:
+                named = (f" ({meta.role_hint} names no role)" if meta.role_hint else "")
+                self.warn(f"The task '{meta.title}' is in no lane and names no role{named}, so it goes to the "
+                          f"model's default role, {meta.role}. Put it in a lane, or set camunda:candidateGroups "
+                          f"or the property '{ROLE_PROPERTY}' to owner, manager or practitioner.",
+                          meta.element_id)
             self._check_form(meta.element_id, meta.form_key, forms)
             for rule in meta.separation:
                 if rule != REQUESTER and rule not in human_ids:
@@ -291,11 +470,8 @@ class _Checker:
         if len(text) > limit:
             self.problem(f"The {what} has {len(text)} characters; at most {limit} are allowed.", element_id)
 
-    def _check_lane(self, element_id: str, lane: str | None, *, required: bool) -> None:
+    def _check_lane(self, element_id: str, lane: str | None) -> None:
         if lane is None:
-            if required:
-                self.problem("The user task is not in a lane; put it in the lane of the role that does it "
-                             "(Process Owner, Process Manager or Practitioner).", element_id)
             return
         if self.lane_roles(lane) is None:
             self.problem(f"The lane '{lane}' maps to no role; name it Process Owner, Process Manager or "
@@ -331,6 +507,16 @@ def _code_in(document: Any) -> Iterator[tuple[str | None, str, str, str, int | N
         yield _owner_id(node), node.get("value"), "eval", f"service parameter '{node.get('id')}'", node.sourceline
 
 
+def _print_calls(source: str) -> list[int]:
+    """The lines of the source that call print()."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    return [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name) and node.func.id == "print"]
+
+
 def _is_constant(expression: str) -> bool:
     try:
         ast.literal_eval(expression)
@@ -357,4 +543,42 @@ def _line(value: Any) -> int | None:
 
 
 def _message(error: Exception) -> str:
-    return str(error.args[0]) if error.args else type(error).__name__
+    text = str(error.args[0]) if error.args else type(error).__name__
+    not_executable = _NOT_EXECUTABLE.match(text)
+    if not_executable:
+        return (f"The process '{not_executable.group(1)}' is called by a call activity but is not executable: set "
+                "isExecutable=\"true\" on it.")
+    missing_decision = _NO_DECISION.match(text)
+    if missing_decision:
+        return (f"The business rule task calls the decision '{missing_decision.group(1)}', which is not in the "
+                f"deployed DMN (it has: {missing_decision.group(2)}). Deploy the DMN file with the diagram, or "
+                "fix the decision id.")
+    return _LIBRARY_MESSAGES.get(text, text)
+
+
+_NOT_EXECUTABLE = re.compile(r"^Process (\S+) is not executable\.?$")
+_NO_DECISION = re.compile(r'^No DMN Diagram available with id "([^"]*)", Available DMN ids are: ?(.*)$')
+
+
+# The library's terse validation messages, said so that a modeler user knows what to change.
+_LIBRARY_MESSAGES = {
+    f"Expected a{'n' if kind[0] in 'AEIOU' else ''} {kind} node": (
+        f"The {kind.lower()} event definition refers to a {kind.lower()} that the document does not define: its "
+        f"{kind.lower()}Ref must be the id of a bpmn:{kind.lower()} element of this file.")
+    for kind in ("Message", "Signal", "Error", "Escalation")
+} | {"Expected an error node": "The error event definition refers to an error that the document does not define: "
+                               "its errorRef must be the id of a bpmn:error element of this file."}
+
+
+def clean_message(message: str) -> str:
+    """A problem's text without Python or lxml internals: no object reprs, no raw XML bytes, no bare
+    exception reprs (the library wraps unexpected errors as ``repr(error)``)."""
+    text = _LXML_REPR.sub(lambda match: f"the {match.group(1)} element", message)
+    text = _BYTES_REPR.sub("the element", text)
+    crash = _PYTHON_CRASH.match(text.strip())
+    if crash:
+        inner = crash.group(3).strip().strip("'\"")
+        text = ("The parser could not read this element"
+                + (f" ({inner})" if inner and "()" not in inner and " object" not in inner else "")
+                + "; check it against BPMN 2.0 in your modeler.")
+    return text

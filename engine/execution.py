@@ -16,10 +16,10 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from engine.context import SYSTEM_ACTOR, CommandContext
 from engine.errors import Conflict, NotFound
-from engine.models import HumanTask, Incident, ProcessInstance
+from engine.models import ExternalTask, HumanTask, Incident, ProcessInstance
 from engine.runtime import IncidentInfo, ReadyTask, Run
 from engine.specs import REQUESTER, ProcessBundle, TaskMeta
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import LIVE_TASK
 from engine.views import InstanceFacts, InstanceView, TaskFacts, TaskView
 
@@ -55,14 +55,14 @@ class Execution:
         workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
                                 script_engine=ctx.script_engine(instance.business_key))
         workflow.task_tree.data.update(data)
-        return cls(ctx, instance, bundle, Run(workflow, bundle))
+        return cls(ctx, instance, bundle, Run(workflow, bundle, time_budget=ctx.engine.command_time_limit))
 
     @property
     def run(self) -> Run:
         if self._run is None:
             script_engine = self.ctx.script_engine(self.instance.business_key)
             workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
-            self._run = Run(workflow, self.bundle)
+            self._run = Run(workflow, self.bundle, time_budget=self.ctx.engine.command_time_limit)
         return self._run
 
     def facts(self) -> InstanceFacts:
@@ -111,6 +111,11 @@ class Execution:
             status = InstanceStatus.ERROR
         elif status is None:
             status = self._derived_status(run)
+            if status is InstanceStatus.WAITING:
+                stalled = run.stalled()
+                if stalled is not None:  # nothing from outside can move it on: say so instead of waiting forever
+                    self._record_incident(stalled)
+                    status = InstanceStatus.ERROR
         if status not in (InstanceStatus.ERROR,):
             run.compact()
         row.state = self.ctx.engine.codec.dumps(run.workflow)
@@ -124,6 +129,8 @@ class Execution:
             if status is InstanceStatus.COMPLETED:
                 self.event(EventType.INSTANCE_COMPLETED, steps=run.steps[-50:])
         self._sync_tasks(run, status)
+        if self.bundle.external_tasks:
+            self._sync_external(run, status)
         if not self.bundle.has_messages:
             return
         if status.is_active:
@@ -173,20 +180,60 @@ class Execution:
         for element_id, completer in self.completed_elements:
             for task in live:
                 if element_id in task.separation and task.status in LIVE_TASK:
-                    store.add_exclusions(task.id, {completer: self._bar_reason(task.title, completer, element_id)})
+                    reason = (self._once_reason(self.bundle.tasks[element_id].title, completer)
+                              if element_id == task.element_id
+                              else self._bar_reason(task.title, completer, element_id))
+                    store.add_exclusions(task.id, {completer: reason})
         self._live = [task for task in live if task.status in LIVE_TASK]
+
+    def _sync_external(self, run: Run, status: InstanceStatus) -> None:
+        """The open external-task rows are exactly the ready external service tasks.
+
+        Rows stay open while the instance is suspended or stopped by an incident (the queue skips inactive
+        instances); a row that failed for good opens again once a retry readies its task again.
+        """
+        ready = {task.id: task for task in run.ready_external_tasks()} if not status.is_final else {}
+        store, row = self.ctx.store, self.instance
+        # Rows this command finished are not flushed yet: the query still returns them.
+        existing = {task.id: task for task in store.unfinished_external_tasks(row.id)
+                    if task.status in (ExternalTaskStatus.OPEN, ExternalTaskStatus.FAILED)}
+        for task_id, task in existing.items():
+            if task_id not in ready:
+                task.status = ExternalTaskStatus.CANCELLED
+            elif task.status is ExternalTaskStatus.FAILED and status is not InstanceStatus.ERROR:
+                task.status, task.retries, task.retry_at = ExternalTaskStatus.OPEN, None, None
+                task.worker_id = task.locked_by = task.lock_expires_at = None
+        for task_id, ready_task in ready.items():
+            if task_id in existing:
+                continue
+            meta = ready_task.meta
+            store.session.add(ExternalTask(
+                id=task_id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
+                practice=row.practice, element_id=meta.element_id, title=meta.title, topic=meta.topic or "",
+                role=meta.role or "", status=ExternalTaskStatus.OPEN, created_at=self.ctx.now,
+            ))
 
     def _open_task(self, ready: ReadyTask, status: TaskStatus) -> HumanTask:
         meta, row, store = ready.meta, self.instance, self.ctx.store
         task = HumanTask(
             id=ready.id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
-            element_id=meta.element_id, title=meta.title, role=meta.role or "", practice=row.practice,
+            element_id=meta.element_id, title=_titled(meta.title, ready.item), role=meta.role or "",
+            practice=row.practice,
             status=status, assignee=self._assignee(meta), due_at=self._due_at(ready, meta),
             form_key=meta.form_key, instructions=meta.instructions, separation=list(meta.separation),
             created_at=self.ctx.now,
         )
         store.session.add(task)
         barred = self._exclusions(meta)
+        if meta.output_item is not None:
+            # An instance of a multi-instance task: one person completes at most one instance (a CAB member
+            # votes once). Naming its own element makes each completion bar the completer from the
+            # instances still open (see _sync_tasks); instances opened later are barred here.
+            task.separation = [*task.separation, meta.element_id]
+            for sibling in self.run.siblings(ready.id):
+                done = store.get_task(sibling)
+                if done is not None and done.completed_by:
+                    barred.setdefault(done.completed_by, self._once_reason(meta.title, done.completed_by))
         if barred:
             store.add_exclusions(task.id, barred)
         return task
@@ -225,6 +272,10 @@ class Execution:
                 found[element_id].append(user)
         return found
 
+    def _once_reason(self, title: str, user: str) -> str:
+        return (f"Separation of duties: {user} already completed an instance of '{title}' in "
+                f"{self.instance.business_key}; each instance needs another person.")
+
     def _bar_reason(self, title: str, user: str, element_id: str) -> str:
         other = self.bundle.tasks.get(element_id)
         other_title = other.title if other is not None else element_id
@@ -240,4 +291,15 @@ class Execution:
             store.session.flush()  # the incident row needs its id
             incident = store.open_incident(self.instance.id)
         tasks = self._live if self._live is not None else store.live_tasks(self.instance.id)
-        return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident)
+        waiting: list[dict[str, Any]] = []
+        if self.instance.status is InstanceStatus.WAITING:
+            store.session.flush()  # the rows this command wrote (external tasks, subscriptions)
+            waiting = store.waiting_reasons(self.instance)
+        return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident, waiting)
+
+
+def _titled(title: str, item: str | None) -> str:
+    """A multi-instance task's title names its item ("Vote (maria)"), within the column's length."""
+    if item is None:
+        return title
+    return f"{title} ({item})"[: HumanTask.title.type.length]

@@ -16,6 +16,7 @@ from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.itsm_services import itsm_services
+from engine.runtime import TIME_BUDGET
 from engine.sandbox import SandboxEnvironment
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
@@ -46,6 +47,7 @@ class Engine:
         find_form: Callable[[str], FormDefinition | None] = lambda key: None,
         services: ServiceRegistry | None = None,
         script_time_limit: float = 2.0,
+        command_time_limit: float = TIME_BUDGET,
     ) -> None:
         self.database = database
         self.clock = clock or SystemClock()
@@ -55,6 +57,8 @@ class Engine:
         self.specs = SpecCache(lane_roles)
         self.codec = StateCodec()
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
+        # Wall time a command may spend in engine steps before the instance stops with an incident.
+        self.command_time_limit = command_time_limit
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""
@@ -159,7 +163,7 @@ class Engine:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
             return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
-                                   incident)
+                                   incident, store.waiting_reasons(row))
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:

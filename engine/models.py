@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy_utc import UtcDateTime
 
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
 metadata = MetaData(
     naming_convention={
@@ -79,6 +79,8 @@ class ProcessVersion(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     start_role: Mapped[str | None] = mapped_column(String(50))
     start_form_key: Mapped[str | None] = mapped_column(String(200))
+    # The role of user tasks that neither a lane nor an attribute gives one (None: practitioner).
+    default_role: Mapped[str | None] = mapped_column(String(50))
     deployed_by: Mapped[str] = mapped_column(String(100))
     deployed_at: Mapped[datetime]
     comment: Mapped[str | None] = mapped_column(Text)
@@ -147,6 +149,40 @@ class HumanTask(Base):
     separation: Mapped[list[str]] = mapped_column(JsonDocument)
     created_at: Mapped[datetime]
     completed_by: Mapped[str | None] = mapped_column(String(100))
+    completed_at: Mapped[datetime | None]
+
+
+class ExternalTask(Base):
+    """A service task that is (or was) ready for workers outside the engine: the fetch-and-lock queue.
+
+    A worker locks a task until ``lock_expires_at``; after that (a crashed worker) it is fetchable again.
+    A reported failure with retries left makes it fetchable again at ``retry_at``.
+    """
+
+    __tablename__ = "external_task"
+    __table_args__ = (
+        Index("ix_external_task_queue", "topic", "practice", "role", "created_at",
+              postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        Index("ix_external_task_instance", "instance_id", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow's task id
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    business_key: Mapped[str] = mapped_column(String(32))
+    process_key: Mapped[str] = mapped_column(String(100))
+    practice: Mapped[str] = mapped_column(String(50))
+    element_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(String(300))
+    topic: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(50))  # who may work it: as for a human task, from lane or default
+    status: Mapped[ExternalTaskStatus] = mapped_column(_enum(ExternalTaskStatus))
+    worker_id: Mapped[str | None] = mapped_column(String(200))
+    locked_by: Mapped[str | None] = mapped_column(String(100))  # the user whose token the worker used
+    lock_expires_at: Mapped[datetime | None]
+    retries: Mapped[int | None] = mapped_column(Integer)  # None until a worker first reports a failure
+    retry_at: Mapped[datetime | None]
+    error_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
 
 

@@ -6,6 +6,7 @@ Nothing here touches the database; ``engine.execution`` persists what this modul
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,16 +17,22 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskIterator, TaskState
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.compaction import compact
-from engine.specs import ProcessBundle, TaskMeta
+from engine.specs import ProcessBundle, TaskMeta, event_definitions
 from engine.timers import due_at
 
 # Automatic steps one command may take before the engine calls it a runaway loop.
 STEP_BUDGET = 20_000
+# Wall time one command may spend running engine steps. A step count alone cannot stop steps that each
+# get slower (a process that calls itself grows its task tree on every step), and a request must never
+# hang: past this, the instance stops with an incident and the request answers.
+TIME_BUDGET = 10.0
 # Compact in the middle of a long automatic run, long before the library's iterator depth limit (1000).
 COMPACT_DEPTH = 150
 _UNLIMITED = 1 << 30
@@ -49,6 +56,7 @@ class ReadyTask:
     id: str
     meta: TaskMeta
     due_at: datetime | None
+    item: str | None = None  # a multi-instance task's input item (the voter, the system), shown in its title
 
 
 class RunawayProcess(WorkflowException):
@@ -58,9 +66,11 @@ class RunawayProcess(WorkflowException):
 class Run:
     """A workflow being advanced by one command."""
 
-    def __init__(self, workflow: BpmnWorkflow, bundle: ProcessBundle) -> None:
+    def __init__(self, workflow: BpmnWorkflow, bundle: ProcessBundle, *, time_budget: float = TIME_BUDGET) -> None:
         self.workflow = workflow
         self.bundle = bundle
+        self.time_budget = time_budget
+        self._deadline: float | None = None  # set when the command first runs engine steps
         self.steps: list[str] = []  # element ids of the automatic tasks run, in order
         self.fired_timers: list[str] = []  # element ids of the timers that fired in this command
         self._final_data: dict[str, Any] | None = None  # the data as it was when the instance was cancelled
@@ -70,6 +80,8 @@ class Run:
     def advance(self) -> IncidentInfo | None:
         """Run engine steps until only people, timers or messages can move the instance on."""
         budget = [STEP_BUDGET]
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self.time_budget
 
         def after_step(task: Any) -> None:
             if task.task_spec.bpmn_id is not None:
@@ -83,6 +95,10 @@ class Run:
             if budget[0] <= 0:
                 raise RunawayProcess(f"more than {STEP_BUDGET} automatic steps in one go; is there an "
                                      "endless loop?", task_spec=task.task_spec)
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                raise RunawayProcess(f"the automatic steps ran longer than {self.time_budget:g} seconds in one "
+                                     f"go ({STEP_BUDGET - budget[0]} steps); is there an endless loop or a "
+                                     "process that calls itself?", task_spec=task.task_spec)
             if task.depth > COMPACT_DEPTH:
                 compact(self.workflow)
 
@@ -104,16 +120,54 @@ class Run:
                     "walk); the instance would otherwise wait forever.", line=None,
         )
 
+    def stalled(self) -> IncidentInfo | None:
+        """Why a waiting instance can never move on, or None when a timer, a message or a worker can move it.
+
+        Signals are thrown only within the instance, so one that waits for a signal with no other branch left
+        to throw it waits forever; this names the events it waits for.
+        """
+        if self.next_timer_at() is not None or self.waiting_messages() or self.ready_external_tasks():
+            return None
+        waiting = [task for task in self.workflow.get_tasks(state=TaskState.WAITING, max_depth=_UNLIMITED)
+                   if getattr(task.task_spec, "event_definition", None) is not None]
+        if not waiting:
+            return None
+        names = ", ".join(f"'{task.task_spec.bpmn_id}' ({type(task.task_spec.event_definition).__name__})"
+                          for task in waiting)
+        first = waiting[0]
+        return IncidentInfo(
+            task_id=str(first.id), element_id=first.task_spec.bpmn_id, error_type="Stalled",
+            message=f"The instance waits for {names}, and nothing left in it or outside it can set that off: no "
+                    "timer, message or worker is due. Correct the diagram (or the data) and retry.", line=None,
+        )
+
     def _stranded(self) -> list[Any]:
         """Automatic tasks left ready after the engine steps: the library did not see them."""
         return [task for task in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED)
                 if not task.task_spec.manual]
 
-    def complete_task(self, task_id: str, data: dict[str, Any]) -> IncidentInfo | None:
-        """Complete a ready user task with validated form data, then run on."""
+    def complete_task(self, task_id: str, data: dict[str, Any], *, completed_by: str | None = None
+                      ) -> IncidentInfo | None:
+        """Complete a ready user task with validated form data, then run on.
+
+        An instance of a multi-instance task also sets its output item, which the library gathers into the
+        output collection: the form's field of that name if it has one, else the whole submission with
+        who completed it.
+        """
         task = self.workflow.get_task_from_id(UUID(task_id))
         task.data.update(data)
+        meta = self.bundle.tasks.get(task.task_spec.bpmn_id)
+        if meta is not None and meta.output_item is not None:
+            task.data[meta.output_item] = (data[meta.output_item] if meta.output_item in data
+                                           else {**data, "completed_by": completed_by})
         return self._guard(task.run) or self.advance()
+
+    def siblings(self, task_id: str) -> list[str]:
+        """The other instances of the multi-instance task that ``task_id`` is an instance of."""
+        task = self._task(task_id)
+        if task is None or task.parent is None or not isinstance(task.parent.task_spec, MultiInstanceTask):
+            return []
+        return [str(child.id) for child in task.parent.children if child.id != task.id]
 
     def fire_timers(self) -> IncidentInfo | None:
         """Let every due timer fire and run on (``fired_timers`` says which fired)."""
@@ -171,7 +225,35 @@ class Run:
             task_spec = getattr(error, "task_spec", None)
             task = self._find_error_task(task_spec)
             return self._incident(task, error, None, element_id=getattr(task_spec, "bpmn_id", None))
+        except SQLAlchemyError:
+            raise  # the database's trouble (a lost race, a lock timeout) is the executor's to answer, not the diagram's
+        except Exception as error:  # noqa: BLE001 - the library's own crashes stop the instance, not the server
+            # A KeyError or TypeError from inside the library (a multi-instance collection that is missing
+            # or not a list, say): the task it was running is the one in the middle of changing state.
+            task = self._crashed_task()
+            return IncidentInfo(
+                task_id=str(task.id) if task is not None else None,
+                element_id=task.task_spec.bpmn_id if task is not None else None,
+                error_type=type(error).__name__,
+                message=_crash_message(task, error),
+                line=None,
+            )
         return None
+
+    def _crashed_task(self) -> Any:
+        """The task the library was running when it crashed: one in ERROR, else the first unfinished child of
+        the task completed last (the library crashes while readying the next task)."""
+        errored = self._find_error_task(None)
+        if errored is not None:
+            return errored
+        completed = self.workflow.get_tasks(state=TaskState.COMPLETED, max_depth=_UNLIMITED)
+        last = max(completed, key=lambda task: task.last_state_change, default=None)
+        pending = [child for child in (last.children if last is not None else [])
+                   if child.has_state(TaskState.NOT_FINISHED_MASK)]
+        for task in pending:
+            if task.task_spec.bpmn_id is not None:
+                return task
+        return pending[0] if pending else last
 
     def _incident(self, task: Any, error: Exception, line: int | None,
                   element_id: str | None = None) -> IncidentInfo:
@@ -179,11 +261,15 @@ class Run:
         error_type = getattr(error, "error_type", None)
         if not error_type or error_type == "unknown":
             error_type = type(original).__name__
+        message = _message(error)
+        decision = getattr(task.task_spec, "decision_id", None) if task is not None else None
+        if decision:
+            message = f"{message} (decision '{decision}')"
         return IncidentInfo(
             task_id=str(task.id) if task is not None else None,
             element_id=(task.task_spec.bpmn_id if task is not None else element_id),
             error_type=error_type,
-            message=_message(error),
+            message=message,
             line=line or None,
         )
 
@@ -216,7 +302,16 @@ class Run:
         for task in self.workflow.get_tasks(state=TaskState.READY, manual=True, max_depth=_UNLIMITED):
             meta = self.bundle.tasks.get(task.task_spec.bpmn_id)
             if meta is not None:
-                ready.append(ReadyTask(str(task.id), meta, self._boundary_due_at(task)))
+                ready.append(ReadyTask(str(task.id), meta, self._boundary_due_at(task), _input_item(task)))
+        return ready
+
+    def ready_external_tasks(self) -> list[ReadyTask]:
+        """Service tasks that wait for a worker outside the engine."""
+        ready = []
+        for task in self.workflow.get_tasks(state=TaskState.READY, manual=True, max_depth=_UNLIMITED):
+            meta = self.bundle.external_tasks.get(task.task_spec.bpmn_id)
+            if meta is not None:
+                ready.append(ReadyTask(str(task.id), meta, None))
         return ready
 
     def _boundary_due_at(self, task: Any) -> datetime | None:
@@ -232,7 +327,8 @@ class Run:
 
     def _waiting_timers(self) -> list[Any]:
         return [task for task in self.workflow.event_manager.tasks.values()
-                if isinstance(task.task_spec.event_definition, TimerEventDefinition)
+                if any(isinstance(definition, TimerEventDefinition)
+                       for definition in event_definitions(task.task_spec))
                 and task.has_state(TaskState.WAITING)]
 
     def next_timer_at(self) -> datetime | None:
@@ -241,11 +337,12 @@ class Run:
         return min(moments) if moments else None
 
     def waiting_messages(self) -> list[tuple[Any, Any]]:
-        """(task, message definition) for every message catch event that is waiting."""
-        return [(task, task.task_spec.event_definition)
-                for task in self.workflow.event_manager.tasks.values()
-                if isinstance(task.task_spec.event_definition, MessageEventDefinition)
-                and task.has_state(TaskState.WAITING)]
+        """(task, message definition) for every message catch event that is waiting, and for every message an
+        event-based gateway waits for (the gateway waits, with the definitions of the events after it)."""
+        return [(task, definition)
+                for task in self.workflow.event_manager.tasks.values() if task.has_state(TaskState.WAITING)
+                for definition in event_definitions(task.task_spec)
+                if isinstance(definition, MessageEventDefinition)]
 
     def subscriptions(self) -> set[tuple[str, str]]:
         """(message name, correlation) per waiting message event, valued from the instance's data."""
@@ -288,6 +385,27 @@ def _message(error: Exception) -> str:
     notes = [str(note) for note in getattr(error, "notes", None) or [] if note and str(note).strip()]
     head = str(error.args[0]) if error.args else type(error).__name__
     return ". ".join([head, *(note.strip() for note in notes)])
+
+
+def _input_item(task: Any) -> str | None:
+    """The input item of an instance of a multi-instance task, when it is a plain value worth showing."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, MultiInstanceTask):
+        return None
+    item = parent.task_spec.input_item
+    value = task.data.get(item.bpmn_id) if item is not None else None
+    return str(value) if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+
+
+def _crash_message(task: Any, error: Exception) -> str:
+    """What an author can do about a crash inside the library, with the error's own words."""
+    spec = getattr(task, "task_spec", None) if task is not None else None
+    text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    if spec is not None and getattr(spec, "data_input", None) is not None:
+        name = getattr(spec.data_input, "bpmn_id", None) or getattr(spec.data_input, "name", "")
+        return (f"The multi-instance task could not read its input collection '{name}' ({text}); it must be a "
+                "list (or a dict, or a number) in the process data. Set it and retry.")
+    return f"The engine could not run this element ({text}). Correct the data or the diagram and retry."
 
 
 def canonical_json(values: dict[str, Any]) -> str:

@@ -38,6 +38,15 @@ class TaskStatus(StrEnum):
         return self in (TaskStatus.COMPLETED, TaskStatus.CANCELLED)
 
 
+class ExternalTaskStatus(StrEnum):
+    """Lifecycle of an external task row (a service task that workers carry out)."""
+
+    OPEN = "open"  # in the queue: fetchable unless locked by a worker or waiting out a retry timeout
+    COMPLETED = "completed"
+    FAILED = "failed"  # no retries left: an incident stops the instance until someone retries it
+    CANCELLED = "cancelled"  # withdrawn by the process (interrupting event, cancelled instance)
+
+
 class EventType(StrEnum):
     """Kinds of audit events."""
 
@@ -56,3 +65,6 @@ class EventType(StrEnum):
     CANCELLED = "cancelled"
     INSTANCE_COMPLETED = "instance_completed"
     RELEASE_OUTCOME = "release_outcome"
+    EXTERNAL_TASK_LOCKED = "external_task_locked"
+    EXTERNAL_TASK_COMPLETED = "external_task_completed"
+    EXTERNAL_TASK_FAILED = "external_task_failed"

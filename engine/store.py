@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -15,6 +15,7 @@ from engine import task_list
 from engine.models import (
     BusinessKeySequence,
     Event,
+    ExternalTask,
     HumanTask,
     Incident,
     MessageSubscription,
@@ -23,7 +24,7 @@ from engine.models import (
     ProcessVersion,
     TaskExclusion,
 )
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
 ANY_PRACTICE = "*"
 LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
@@ -286,6 +287,51 @@ class Store:
         if ids:
             self.session.execute(delete(TaskExclusion).where(TaskExclusion.task_id.in_(ids)))
 
+    # -- external tasks ----------------------------------------------------------------------------
+
+    def get_external_task(self, task_id: str, *, fresh: bool = False) -> ExternalTask | None:
+        """An external task; ``fresh`` re-reads it (under the instance lock) instead of trusting the session."""
+        if not fresh:
+            return self.session.get(ExternalTask, task_id)
+        statement = select(ExternalTask).where(ExternalTask.id == task_id).execution_options(populate_existing=True)
+        return self.session.scalars(statement).first()
+
+    def unfinished_external_tasks(self, instance_id: int) -> list[ExternalTask]:
+        """The instance's external tasks that are open or failed (waiting for a retry of the instance)."""
+        statement = (select(ExternalTask)
+                     .where(ExternalTask.instance_id == instance_id,
+                            ExternalTask.status.in_((ExternalTaskStatus.OPEN, ExternalTaskStatus.FAILED)))
+                     .order_by(ExternalTask.created_at, ExternalTask.id))
+        return list(self.session.scalars(statement))
+
+    def lock_fetchable_external_tasks(self, topics: Sequence[str], queues: Sequence[tuple[str, str]] | None,
+                                      now: datetime, limit: int) -> list[ExternalTask]:
+        """Open external tasks of these topics that nobody holds, oldest first, locked for this transaction.
+
+        Fetchable means: open, of an active instance, not locked (or its lock expired: a crashed worker's
+        task goes back to the queue), past its retry timeout, and in one of the caller's ``queues``
+        ((role, practice) pairs, practice ``*`` for all; None for no restriction). Concurrent workers skip
+        rows another transaction holds (``SKIP LOCKED`` on PostgreSQL; SQLite serialises writers).
+        """
+        if not topics or (queues is not None and not queues):
+            return []
+        statement = (select(ExternalTask)
+                     .join(ProcessInstance, ProcessInstance.id == ExternalTask.instance_id)
+                     .where(ExternalTask.status == ExternalTaskStatus.OPEN, ExternalTask.topic.in_(list(topics)),
+                            ProcessInstance.status.in_((InstanceStatus.RUNNING, InstanceStatus.WAITING)),
+                            (ExternalTask.lock_expires_at.is_(None)) | (ExternalTask.lock_expires_at <= now),
+                            (ExternalTask.retry_at.is_(None)) | (ExternalTask.retry_at <= now))
+                     .order_by(ExternalTask.created_at, ExternalTask.id)
+                     .limit(limit)
+                     .with_for_update(skip_locked=True, of=ExternalTask))
+        if queues is not None:
+            pairs = self._expand_queues(tuple(queues))
+            if not pairs:
+                return []
+            statement = statement.where(or_(*(and_(ExternalTask.role == role, ExternalTask.practice == practice)
+                                              for role, practice in pairs)))
+        return list(self.session.scalars(statement))
+
     def set_task_status(self, instance_id: int, status: TaskStatus) -> None:
         """Suspend or reopen all live tasks of an instance."""
         self.session.execute(update(HumanTask)
@@ -388,6 +434,19 @@ class Store:
         return self.session.scalars(statement).first()
 
     # -- message subscriptions ---------------------------------------------------------------------
+
+    def waiting_reasons(self, instance: ProcessInstance) -> list[dict[str, Any]]:
+        """What a waiting instance waits for, read off the mirror tables (no workflow is loaded)."""
+        if instance.status is not InstanceStatus.WAITING:
+            return []
+        reasons: list[dict[str, Any]] = [{"kind": "message", "name": name} for name in
+                                         sorted({s.message_name for s in self.subscriptions(instance.id)})]
+        reasons += [{"kind": "external_task", "element_id": task.element_id, "topic": task.topic}
+                    for task in self.unfinished_external_tasks(instance.id)
+                    if task.status is ExternalTaskStatus.OPEN]
+        if instance.next_timer_at is not None:
+            reasons.append({"kind": "timer", "due_at": instance.next_timer_at.isoformat()})
+        return reasons
 
     def subscriptions(self, instance_id: int) -> list[MessageSubscription]:
         statement = select(MessageSubscription).where(MessageSubscription.instance_id == instance_id)

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.models import Event, HumanTask, Incident, ProcessInstance, ProcessModel, ProcessVersion
-from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.models import Event, ExternalTask, HumanTask, Incident, ProcessInstance, ProcessModel, ProcessVersion
+from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,40 @@ class TaskView:
             state=row.status, assignee=row.assignee, due_at=row.due_at, form_key=row.form_key,
             instructions=row.instructions, separation_of_duties=tuple(row.separation),
             created_at=row.created_at, completed_by=row.completed_by, completed_at=row.completed_at,
+        )
+
+
+@dataclass(frozen=True)
+class ExternalTaskView:
+    """A service task that workers outside the engine carry out, and who holds it until when."""
+
+    id: str
+    topic: str
+    instance_id: int
+    business_key: str
+    process: str
+    element_id: str
+    title: str
+    role: str
+    practice: str
+    state: ExternalTaskStatus
+    worker_id: str | None
+    lock_expires_at: datetime | None
+    retries: int | None
+    retry_at: datetime | None
+    error_message: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    variables: dict[str, Any] | None = None  # the process data, given to the worker that locks it
+
+    @classmethod
+    def of(cls, row: ExternalTask, variables: dict[str, Any] | None = None) -> ExternalTaskView:
+        return cls(
+            id=row.id, topic=row.topic, instance_id=row.instance_id, business_key=row.business_key,
+            process=row.process_key, element_id=row.element_id, title=row.title, role=row.role,
+            practice=row.practice, state=row.status, worker_id=row.worker_id, lock_expires_at=row.lock_expires_at,
+            retries=row.retries, retry_at=row.retry_at, error_message=row.error_message, created_at=row.created_at,
+            completed_at=row.completed_at, variables=variables,
         )
 
 
@@ -85,16 +119,20 @@ class InstanceView:
     ended_at: datetime | None
     next_timer_at: datetime | None
     incident: IncidentView | None = None
+    # Why a waiting instance waits: [{"kind": "message", "name"}, {"kind": "external_task", "element_id",
+    # "topic"}, {"kind": "timer", "due_at"}]. Filled for single-instance reads, empty in lists.
+    waiting_for: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
     def of(cls, row: ProcessInstance, version_number: int, tasks: list[HumanTask],
-           incident: Incident | None = None) -> InstanceView:
+           incident: Incident | None = None, waiting_for: list[dict[str, Any]] | None = None) -> InstanceView:
         return cls(
             id=row.id, business_key=row.business_key, process=row.process_key, version=version_number,
             practice=row.practice, status=row.status, data=dict(row.data),
             tasks=[TaskView.of(task) for task in tasks], started_by=row.started_by, started_at=row.started_at,
             ended_at=row.ended_at, next_timer_at=row.next_timer_at,
             incident=IncidentView.of(incident) if incident is not None else None,
+            waiting_for=list(waiting_for or []),
         )
 
 
@@ -171,6 +209,7 @@ class VersionView:
 class DeployResult:
     version: VersionView
     created: bool  # False when identical content was already deployed
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # {element_id, message, line}
 
 
 @dataclass(frozen=True)
@@ -183,6 +222,7 @@ class ValidationReport:
     forms: list[str]
     start_role: str | None
     user_tasks: list[dict[str, Any]]
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # {element_id, message, line}
 
 
 # -- facts for authorization ----------------------------------------------------------------------
@@ -214,6 +254,17 @@ class TaskFacts:
     task: TaskView
     requester: str
     barred_because: str | None  # why the acting user may not act on it, if a duty rule bars them
+
+    @property
+    def practice(self) -> str:
+        return self.task.practice
+
+
+@dataclass(frozen=True)
+class ExternalTaskFacts:
+    """An external task a worker (with its user's token) wants to complete, fail or keep locked."""
+
+    task: ExternalTaskView
 
     @property
     def practice(self) -> str:

@@ -66,6 +66,7 @@ class Action(StrEnum):
     UNCLAIM = "unclaim"
     COMPLETE = "complete"
     ASSIGN = "assign"
+    WORK_EXTERNAL = "work external"  # complete, fail or extend the lock of an external task (a worker)
     WORK_ON = "work on"  # may the named user be given this task (checked for the assignee of ASSIGN)
     VIEW_USER = "view user"  # a user's account and roles
     ADMINISTER = "administer"
@@ -176,6 +177,14 @@ def _act_on_task(verb: str) -> Callable[[Principal, Any], None]:
     return rule
 
 
+def _work_external(principal: Principal, facts: Any) -> None:
+    task = facts.task
+    _see(principal, task)
+    if not principal.holds(task.role, task.practice):
+        raise Denied(f"Only {_a(task.role)} of {task.practice} may work on the external task '{task.title}'; "
+                     "give the worker a token of a user with that role.")
+
+
 def _unclaim(principal: Principal, facts: Any) -> None:
     task = facts.task
     _see(principal, task)
@@ -226,6 +235,7 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.COMPLETE: _act_on_task("complete"),
     Action.ASSIGN: _assign,
     Action.WORK_ON: _work_on,
+    Action.WORK_EXTERNAL: _work_external,
     Action.VIEW_USER: _view_user,
     Action.ADMINISTER: _administer,
 }

@@ -36,7 +36,9 @@ REVIEW = document("review_process", (
 # Two problems at once: a user task outside every lane, and one in a lane that maps to no role.
 BROKEN = document("broken", (
     '<bpmn:startEvent id="start"/>\n'
-    '<bpmn:userTask id="orphan" name="Orphan"/>\n'
+    '<bpmn:userTask id="orphan" name="Orphan"><bpmn:extensionElements><spiffworkflow:properties>'
+    '<spiffworkflow:property name="formKey" value="no/such-form"/></spiffworkflow:properties>'
+    '</bpmn:extensionElements></bpmn:userTask>\n'
     '<bpmn:userTask id="cab_review" name="CAB review"/>\n'
     '<bpmn:endEvent id="end"/>\n'
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="orphan"/>\n'
@@ -68,4 +70,15 @@ DIVIDE = document("divide_process", (
     '<bpmn:endEvent id="end"/>\n'
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="divide"/>\n'
     '<bpmn:sequenceFlow id="f2" sourceRef="divide" targetRef="end"/>\n'
+))
+
+# An external service task ("build"), for a practitioner's worker (no lane: the default role).
+BUILD = document("build_process", (
+    '<bpmn:startEvent id="start"/>\n'
+    '<bpmn:serviceTask id="build" name="Build"><bpmn:extensionElements><spiffworkflow:properties>'
+    '<spiffworkflow:property name="externalTopic" value="build"/></spiffworkflow:properties>'
+    '</bpmn:extensionElements></bpmn:serviceTask>\n'
+    '<bpmn:endEvent id="end"/>\n'
+    '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="build"/>\n'
+    '<bpmn:sequenceFlow id="f2" sourceRef="build" targetRef="end"/>\n'
 ))

@@ -76,6 +76,15 @@ def a_waiting_instance(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"business_key": instance.get_json()["business_key"]}
 
 
+def a_locked_external_task(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A 'build' external task of the change practice, locked by the worker 'w1' (change-practitioner's token)."""
+    http.post("/api/process-models/build/versions", "admin", {"bpmn": diagrams.BUILD, "practice": "change"})
+    assert http.post("/api/instances", "change-practitioner", {"process": "build"}).status_code == 201
+    locked = http.post("/api/external-tasks/fetch-and-lock", "change-practitioner",
+                       {"worker_id": "w1", "topics": [{"topic": "build", "lock_duration": 60_000}]}).get_json()
+    return {"task_id": locked[0]["id"]}
+
+
 def a_new_name(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"name": f"user-{next(_names)}", "key": f"review_{next(_names)}"}
 
@@ -140,6 +149,15 @@ MATRIX = [
         {"user": "change-manager"}),
     Row("POST", "/api/tasks/<string:task_id>/complete", expect(403, 200, 403, 403, 404), a_change,
         {"data": {"assessment_decision": "accept"}}),
+    Row("POST", "/api/external-tasks/fetch-and-lock", expect(200, 200, 200, 200, 200),
+        body={"worker_id": "w", "topics": [{"topic": "build", "lock_duration": 1000}]}),
+    # The build task has no lane: the default role, practitioner, works it (through its worker's token).
+    Row("POST", "/api/external-tasks/<string:task_id>/complete", expect(200, 403, 403, 403, 404),
+        a_locked_external_task, {"worker_id": "w1", "variables": {"artifact": "a.tar"}}),
+    Row("POST", "/api/external-tasks/<string:task_id>/failure", expect(200, 403, 403, 403, 404),
+        a_locked_external_task, {"worker_id": "w1", "error_message": "disk full", "retries": 1}),
+    Row("POST", "/api/external-tasks/<string:task_id>/extend-lock", expect(200, 403, 403, 403, 404),
+        a_locked_external_task, {"worker_id": "w1", "new_duration": 1000}),
     Row("POST", "/api/messages", expect(200, 200, 200, 200, 404), a_waiting_instance,
         {"name": "approval", "correlation_keys": {"business_key": "{business_key}"},
          "payload": {"change_ref": "A", "ok": True}}),

@@ -223,6 +223,27 @@ def test_deploy_without_a_path_deploys_the_shipped_diagrams(app, cli):
     assert len(rows(app, "process_version")["process_version"]) == 4
 
 
+def test_deploy_prints_warnings_and_bundles_decisions_named_the_camunda_way(app, cli, tmp_path):
+    from tests.conformance.diagrams import CASES, DMN
+
+    [case] = [case for case in CASES if case.name == "business_rule_task_camunda"]
+    (tmp_path / "change").mkdir()
+    (tmp_path / "change" / "risky.bpmn").write_text(case.bpmn, encoding="utf-8")
+    (tmp_path / "change" / "risk.dmn").write_text(DMN, encoding="utf-8")
+    laneless = ('<bpmn:businessRuleTask id="rule" name="Risk" camunda:decisionRef="risk"/>\n'
+                '<bpmn:userTask id="check" name="Check"/>\n')
+    (tmp_path / "change" / "checked.bpmn").write_text(
+        case.bpmn.replace('<bpmn:businessRuleTask id="rule" name="Risk" camunda:decisionRef="risk"/>\n', laneless)
+        .replace('targetRef="end"', 'targetRef="check"', 1).replace("</bpmn:process>", '<bpmn:sequenceFlow '
+                 'id="f_check" sourceRef="check" targetRef="end"/></bpmn:process>'), encoding="utf-8")
+
+    result = cli("deploy", str(tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == ["checked (change): version 1 deployed", "risky (change): version 1 deployed"]
+    assert "warning: check (line" in result.stderr and "default role, practitioner" in result.stderr
+
+
 def test_deploy_reports_a_broken_diagram_by_element_and_stores_nothing(app, cli, tmp_path):
     from tests.api.diagrams import BROKEN
 

@@ -118,7 +118,7 @@ def test_a_broken_diagram_is_422_listing_every_problem_and_stores_nothing(app, h
     assert [(problem["element_id"], problem["line"]) for problem in body["errors"]] == [("orphan", 7),
                                                                                       ("cab_review", 8)]
     assert all(set(problem) == {"element_id", "message", "line"} for problem in body["errors"])
-    assert "not in a lane" in body["errors"][0]["message"]
+    assert "The form 'no/such-form' does not exist" in body["errors"][0]["message"]
     assert "'Change Advisory Board' maps to no role" in body["errors"][1]["message"]
     assert rows(app) == before
 
@@ -214,7 +214,8 @@ def test_validate_reports_a_valid_diagram_and_stores_nothing(app, http):
     assert response.status_code == 200
     assert body["valid"] is True and body["process_id"] == "review_process" and body["start_role"] == "practitioner"
     assert body["user_tasks"] == [{"element_id": "review", "title": "Review", "role": "practitioner",
-                                   "form_key": None, "separation_of_duties": []}]
+                                   "role_source": "lane", "form_key": None, "separation_of_duties": []}]
+    assert body["warnings"] == []
     assert rows(app) == before
 
 

@@ -86,13 +86,32 @@ def test_the_bpmn_schema_is_enforced_with_element_and_line(engine):
     assert (element_id, line) == ("review", line_of(bpmn, 'id="review"'))
 
 
-def test_a_user_task_outside_any_lane_is_refused(engine):
+def test_a_user_task_outside_any_lane_takes_the_default_role_with_a_warning(engine):
     bpmn = diagram(start_event() + user_task("review") + user_task("approve") + end_event()
-                   + flows("start", "review", "approve", "end"), {"Practitioner": ["review"]})
+                   + flows("start", "review", "approve", "end"), {"Process Manager": ["review"]})
 
-    [(element_id, line, message)] = problems_of(engine, bpmn)
-    assert element_id == "approve" and "not in a lane" in message
-    assert line == line_of(bpmn, 'id="approve"')
+    result = engine.run(DeployVersion("proc", "change", bpmn, forms=FORMS), actor="olivia")
+
+    [warning] = result.warnings
+    assert warning["element_id"] == "approve" and warning["line"] == line_of(bpmn, 'id="approve"')
+    assert "default role, practitioner" in warning["message"]
+    instance = start(engine)
+    assert open_task(engine, instance.id).role == "manager"
+
+
+def test_the_default_role_is_chosen_at_deploy(engine):
+    bpmn = diagram(start_event() + user_task("approve") + end_event() + flows("start", "approve", "end"))
+
+    deploy(engine, bpmn, default_role="owner")
+
+    assert open_task(engine, start(engine).id, "approve").role == "owner"
+
+
+def test_a_default_role_that_is_no_role_is_refused(engine):
+    bpmn = diagram(start_event() + user_task("approve") + end_event() + flows("start", "approve", "end"))
+
+    [(_element, _line, message)] = problems_of(engine, bpmn, default_role="cab")
+    assert "'cab' is not a role" in message
 
 
 def test_a_user_task_in_a_lane_that_maps_to_no_role_is_refused(engine):
@@ -228,21 +247,21 @@ def test_valid_timer_expressions_deploy(engine, kind, expression):
 
 def test_every_problem_is_listed_at_once(engine):
     bpmn = diagram(
-        start_event() + user_task("review", form="test/missing") + user_task("approve") + user_task("loose")
+        start_event() + user_task("review", form="test/missing") + user_task("approve")
         + script_task("compute", "x = (") + timer_catch("wait", "timeDuration", '"soon"') + end_event()
-        + flows("start", "review", "approve", "loose", "compute", "wait", "end"),
+        + flows("start", "review", "approve", "compute", "wait", "end"),
         {"Practitioner": ["review"], "Board": ["approve"]},
     )
 
     problems = problems_of(engine, bpmn)
     located = {(element_id, line) for element_id, line, _message in problems}
     assert located == {("review", line_of(bpmn, 'id="review"')), ("approve", line_of(bpmn, 'id="approve"')),
-                       ("loose", line_of(bpmn, 'id="loose"')), ("compute", line_of(bpmn, 'id="compute"')),
-                       ("wait", line_of(bpmn, 'id="wait"'))}
+                       ("compute", line_of(bpmn, 'id="compute"')), ("wait", line_of(bpmn, 'id="wait"'))}
 
 
 def test_a_refused_deploy_stores_nothing(engine):
-    bpmn = diagram(start_event() + user_task("review") + end_event() + flows("start", "review", "end"))
+    bpmn = diagram(start_event() + user_task("review", form="test/missing") + end_event()
+                   + flows("start", "review", "end"))
 
     with pytest.raises(DeployError):
         deploy(engine, bpmn)
@@ -254,7 +273,8 @@ def test_validate_runs_the_same_checks_and_stores_nothing(engine):
 
     assert report.process_id == "proc" and report.forms == ["test/decide"]
     assert report.user_tasks == [{"element_id": "review", "title": "Review", "role": "manager",
-                                  "form_key": "test/decide", "separation_of_duties": []}]
+                                  "role_source": "lane", "form_key": "test/decide", "separation_of_duties": []}]
+    assert report.warnings == []
     assert engine.list_models(None, PageRequest()).total == 0
     with pytest.raises(DeployError):
         engine.run(ValidateDeployment("proc", "change", ONE_TASK.replace("test/decide", "test/nope"), forms=FORMS),

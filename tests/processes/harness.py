@@ -262,6 +262,23 @@ class ProcessRun:
         self.history.append(step)
         return body
 
+    def work(self, element_id: str, topic: str, *, as_: str, worker: str = "ci-worker", expect: int = 200,
+             mentions: str | None = None, **variables: Any) -> dict[str, Any]:
+        """A worker with ``as_``'s token fetches and locks ``topic`` and completes this instance's external task
+        ``element_id`` with ``variables``. Returns the completion, or the problem when ``expect`` is not 200."""
+        step = f"work {element_id} ({topic}) as {as_}" + (f" (expecting {expect})" if expect != 200 else "")
+        locked = self._call(step, "POST", "/api/external-tasks/fetch-and-lock", as_=as_, json_body={
+            "worker_id": worker, "max_tasks": 100, "topics": [{"topic": topic, "lock_duration": 600_000}]})
+        mine = [task for task in locked if task["instance_id"] == self.id and task["element_id"] == element_id]
+        if len(mine) != 1:
+            raise StepFailed(self._where(f"{step}: the worker fetched {_pretty(locked)}, not one '{element_id}' of "
+                                         f"{self.business_key}"))
+        body = self._call(step, "POST", f"/api/external-tasks/{mine[0]['id']}/complete", as_=as_, expect=expect,
+                          json_body={"worker_id": worker, "variables": variables})
+        self._check_mentions(body, mentions, step)
+        self.history.append(step)
+        return body
+
     def claim(self, element_id: str, *, as_: str, expect: int = 200, mentions: str | None = None) -> dict[str, Any]:
         """``as_`` claims the open ``element_id`` task; returns the task, or the problem when ``expect`` is not 200."""
         step = f"claim {element_id} as {as_}" + (f" (expecting {expect})" if expect != 200 else "")

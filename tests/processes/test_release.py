@@ -17,14 +17,15 @@ from tests.processes.harness import ProcessRun
 from tests.processes.samples import REQUEST, STANDARD_REQUEST, authorized_normal_change, release_plan
 
 BUILD_AND_TEST = (
-    ("completed", "release-practitioner", "build_release"),
+    ("external_task_locked", "release-practitioner", "build_release"),  # the CI worker, with a practitioner's token
+    ("external_task_completed", "release-practitioner", "build_release"),
     ("completed", "release-practitioner", "test_release"),
 )
 
 
 def build_and_pass_tests(run: ProcessRun) -> None:
-    run.expect_tasks({"build_release": "release-practitioner"})
-    run.complete("build_release", as_="release-practitioner", build_version="4.2.0")
+    run.expect_status("waiting")  # for the CI pipeline: "Build release" is an external task
+    run.work("build_release", "release-build", as_="release-practitioner", build_version="4.2.0")
     run.expect_tasks({"test_release": "release-practitioner"})
     run.complete("test_release", as_="release-practitioner", test_result="passed")
 
@@ -55,12 +56,12 @@ def test_release_is_built_until_tests_pass_authorized_deployed_verified_and_clos
     normal, standard = linked_changes(start)
     keys = [normal.business_key, standard.business_key]
     run = start("release", as_="release-manager", data=release_plan(*keys, impact=impact))
-    run.expect_status("running")
+    run.expect_status("waiting")  # for the CI worker to build it
     run.expect_data(change_keys=keys, impact=impact)
 
     for attempt in ("4.2.0-rc1", "4.2.0-rc2"):  # the tests fail twice: back to the build each time
-        run.expect_tasks({"build_release": "release-practitioner"})
-        run.complete("build_release", as_="release-practitioner", build_version=attempt)
+        run.expect_tasks({})
+        run.work("build_release", "release-build", as_="release-practitioner", build_version=attempt)
         run.expect_tasks({"test_release": "release-practitioner"})
         problem = run.complete("test_release", as_="release-practitioner", test_result="failed", expect=422)
         assert "test_notes" in problem["errors"], problem

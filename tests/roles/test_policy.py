@@ -113,6 +113,13 @@ CASES = [
     (Action.WORK_ON, OnTask(), who("manager:change"), None),
     (Action.WORK_ON, OnTask(), who("practitioner:change"), (Denied, "pat is not a manager of change")),
     (Action.WORK_ON, OnTask(barred_because=BARRED), who("manager:change"), (DutiesSeparated, BARRED)),
+    # external tasks: a worker acts with the token of a user who holds the task's role in its practice
+    (Action.WORK_EXTERNAL, OnTask(), who("manager:change"), None),
+    (Action.WORK_EXTERNAL, OnTask(), who("manager:*"), None),
+    (Action.WORK_EXTERNAL, OnTask(), who("practitioner:change"),
+     (Denied, "Only a manager of change may work on the external task 'Authorize change'")),
+    (Action.WORK_EXTERNAL, OnTask(), ADMIN, (Denied, "Only a manager of change")),
+    (Action.WORK_EXTERNAL, OnTask(), who("manager:release"), (Hidden, "")),
     # reading an account: your own, or any as an admin
     (Action.VIEW_USER, UserFacts("pat"), who(), None),
     (Action.VIEW_USER, UserFacts("sam"), ADMIN, None),
@@ -139,7 +146,8 @@ def test_the_policy(action, facts, principal, expected):
 
 
 def test_every_action_has_a_rule_and_a_case():
-    task_actions = {Action.VIEW_TASK, Action.CLAIM, Action.COMPLETE, Action.UNCLAIM, Action.ASSIGN, Action.WORK_ON}
+    task_actions = {Action.VIEW_TASK, Action.CLAIM, Action.COMPLETE, Action.UNCLAIM, Action.ASSIGN, Action.WORK_ON,
+                    Action.WORK_EXTERNAL}
     for action in Action:  # a missing rule would raise KeyError, which may() does not catch
         may(ADMIN, action, OnTask() if action in task_actions else UserFacts("pat") if action is Action.VIEW_USER
             else Process())
