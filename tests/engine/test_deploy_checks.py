@@ -306,6 +306,18 @@ def test_several_executable_processes_need_the_key_to_choose_one(engine):
     assert deploy(engine, bpmn, key="beta").key == "beta"  # naming one deploys it
 
 
+def test_a_schema_error_on_an_element_without_an_id_names_its_nearest_parent_with_one(engine):
+    task = ('<bpmn:userTask id="review" name="Review">\n'
+            '  <bpmn:documentation colour="red">Check it</bpmn:documentation>\n</bpmn:userTask>\n')
+    bpmn = _around(("review", task), lanes={"Practitioner": ["review"]})
+
+    [(element_id, line, message)] = problems_of(engine, bpmn)
+
+    assert (element_id, line) == ("review", line_of(bpmn, "colour="))
+    assert message.startswith("BPMN schema: ") and "colour" in message
+    _nothing_stored(engine)
+
+
 def test_a_flow_to_a_missing_element_is_refused_by_the_parser_at_the_flow_source(engine):
     bpmn = diagram(start_event() + end_event() + flows("start", "end") + flow("start", "ghost"))
 

@@ -191,3 +191,14 @@ def test_an_unexpected_exception_in_a_service_is_an_incident_too(service_engine,
     inventory.failure = None
     retried = service_engine.run(RetryInstance(instance.id), actor="mike")
     assert retried.status is InstanceStatus.RUNNING and retried.data["found"]["host"] == "mail-1"
+
+
+def test_a_built_in_service_refuses_a_parameter_of_the_wrong_type_with_an_incident(engine):
+    # The shipped registry: check_changes_authorized needs a list of business keys, not one key.
+    deploy(engine, _calling("check_changes_authorized", {"change_keys": "'CHG-000001'"}))
+
+    instance = start(engine)
+
+    assert instance.status is InstanceStatus.ERROR and instance.incident.element_id == "lookup"
+    assert instance.incident.message == ("Service 'check_changes_authorized' failed: ServiceError: change_keys must "
+                                         "be a list of change business keys")
