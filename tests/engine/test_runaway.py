@@ -3,11 +3,23 @@ running forever, and the command still saves a consistent instance (nothing half
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from engine import CompleteTask, Conflict, EventType, InstanceStatus, RetryInstance, TaskStatus
 from engine import runtime as runtime_module
-from tests.engine.builder import diagram, end_event, flow, flows, gateway, script_task, start_event, user_task
+from tests.engine.builder import (
+    diagram,
+    end_event,
+    flow,
+    flows,
+    gateway,
+    script_task,
+    start_event,
+    timer_catch,
+    user_task,
+)
 from tests.engine.support import (
     assert_mirrors_workflow,
     deploy,
@@ -69,9 +81,10 @@ def test_a_runaway_saves_a_consistent_instance_and_nothing_more(engine, small_bu
     assert row.status is InstanceStatus.ERROR
     assert row.ended_at is None and row.next_timer_at is None
     assert row.data == instance.data
-    # The state saved is the workflow where the guard stopped it: loading it gives the same data.
-    assert engine.instance_view(instance.id).data == instance.data
-    assert human_task_rows(engine, instance.id) == []  # "report" was never reached, so no task row
+    # The state saved is the workflow where the guard stopped it: it loads, and its (no) ready user tasks
+    # are what the task table holds. "report" was never reached, so there is no task row at all.
+    assert_mirrors_workflow(engine, instance.id)
+    assert human_task_rows(engine, instance.id) == []
     assert event_types(engine, instance.id) == [EventType.STARTED, EventType.ERROR]
     error = events(engine, instance.id)[-1]
     assert (error.data["error_type"], error.data["element_id"]) == ("RunawayProcess", instance.incident.element_id)
@@ -79,7 +92,7 @@ def test_a_runaway_saves_a_consistent_instance_and_nothing_more(engine, small_bu
     assert (stored.id, stored.resolved_at, stored.message) == (instance.incident.id, None, instance.incident.message)
 
 
-def test_a_runaway_after_a_completed_task_keeps_the_completion_and_suspends_nothing_else(engine, small_budget):
+def test_a_runaway_after_a_completed_task_keeps_that_completion_once(engine, small_budget):
     deploy(engine, _endless(before="kickoff"))
     instance = start(engine, data={"n": 0, "limit": None})
     kickoff = open_task(engine, instance.id, "kickoff")
@@ -95,6 +108,23 @@ def test_a_runaway_after_a_completed_task_keeps_the_completion_and_suspends_noth
     assert engine.instance_view(instance.id).data["amount"] == 3
     with pytest.raises(Conflict):  # the completion happened once; the task cannot be completed again
         engine.run(CompleteTask(kickoff.id, {"amount": 4}), actor="pat")
+
+
+def test_a_runaway_after_a_timer_fires_is_an_incident_the_worker_leaves_alone(engine, clock, small_budget):
+    bpmn = diagram(start_event() + timer_catch("pause", "timeDuration", "PT1H") + script_task("spin", "n = n + 1")
+                   + gateway("again", default="round") + flows("start", "pause", "spin", "again")
+                   + flow("again", "spin", element_id="round"))
+    deploy(engine, bpmn)
+    instance = start(engine, data={"n": 0})
+    clock.advance(timedelta(hours=1))
+
+    assert engine.fire_due_timers() == 1
+
+    view = engine.instance_view(instance.id)
+    assert view.status is InstanceStatus.ERROR and view.incident.error_type == "RunawayProcess"
+    assert view.next_timer_at is None
+    assert engine.fire_due_timers() == 0  # an instance in error is not due: the worker does not spin on it
+    assert event_types(engine, instance.id) == [EventType.STARTED, EventType.TIMER_FIRED, EventType.ERROR]
 
 
 def test_a_retry_without_a_fix_runs_away_again_with_a_new_incident(engine, small_budget):
