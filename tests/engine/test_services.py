@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from engine import (
+    CancelInstance,
+    Conflict,
     Engine,
     EventType,
     InstanceStatus,
@@ -128,6 +130,21 @@ def test_a_retry_after_the_service_is_back_runs_it_again_and_goes_on(service_eng
         ("mike", True), ("mike", True)]
     assert event_types(service_engine, instance.id) == [
         EventType.STARTED, EventType.ERROR, EventType.RETRIED, EventType.ERROR, EventType.RETRIED]
+
+
+def test_cancelling_an_instance_stuck_on_a_failing_service_resolves_its_incident(service_engine, inventory):
+    inventory.reachable = False
+    deploy(service_engine, FIND_OWNER)
+    instance = start(service_engine, data={"host": "mail-1"})
+
+    cancelled = service_engine.run(CancelInstance(instance.id, reason="host retired"), actor="mike")
+
+    assert cancelled.status is InstanceStatus.CANCELLED and cancelled.incident is None
+    [incident] = incidents(service_engine, instance.id)
+    assert incident.resolved_by == "mike" and incident.resolved_at is not None
+    assert inventory.calls == ["mail-1"]  # cancelling does not call the service again
+    with pytest.raises(Conflict):
+        service_engine.run(RetryInstance(instance.id), actor="mike")
 
 
 def test_a_retry_with_corrected_parameters_calls_the_service_with_them(service_engine, inventory):
