@@ -1,22 +1,41 @@
-"""The migrations create exactly the tables the models describe, on SQLite and PostgreSQL."""
+"""The migrations create exactly the tables the models describe, on SQLite and PostgreSQL, and every one of them
+can be undone: down to an empty schema and up again to the models."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from engine.models import metadata as engine_metadata
+from migrations import alembic_config, upgrade
 from roles.models import metadata as roles_metadata
+
+VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
+
+
+def _differences(database_url: str, *extra: Any) -> list[Any]:
+    """What autogenerate would change to make the database match the models (plus ``extra`` metadata)."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            return compare_metadata(context, [engine_metadata, roles_metadata, *extra])
+    finally:
+        engine.dispose()
 
 
 def test_the_migrated_schema_matches_the_models(database_url: str) -> None:
-    engine = create_engine(database_url)
-    with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
-        differences = compare_metadata(context, [engine_metadata, roles_metadata])
-    engine.dispose()
-    assert differences == []
+    assert _differences(database_url) == []
 
 
 def test_a_model_the_migrations_lack_is_detected(database_url: str) -> None:
@@ -25,9 +44,108 @@ def test_a_model_the_migrations_lack_is_detected(database_url: str) -> None:
 
     extra = MetaData()
     Table("not_migrated", extra, Column("id", Integer, primary_key=True))
+    assert [diff[0] for diff in _differences(database_url, extra)] == ["add_table"]
+
+
+# -- downgrades ---------------------------------------------------------------------------------------
+
+
+def _chain() -> list[str]:
+    """Every revision, from the first to the head."""
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def test_every_migration_file_is_one_step_of_a_single_chain() -> None:
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    files = sorted(path for path in VERSIONS.glob("*.py") if path.name != "__init__.py")
+
+    assert len(script.get_heads()) == 1, f"several heads: {script.get_heads()}; chain the new migrations"
+    assert len(_chain()) == len(files), "a file in migrations/versions is not a revision of the chain"
+    for revision in script.walk_revisions():
+        assert not revision.is_merge_point, f"{revision.revision} merges branches; keep the history linear"
+
+
+@pytest.fixture
+def empty_database_url(database_url: str) -> Iterator[str]:
+    """A database with no tables at all, on the backend of ``database_url`` (whose database is left alone)."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{Path(url.database).with_name('unmigrated.db')}"
+        return
+    name = f"changeflow_migrations_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _schema(database_url: str) -> dict[str, Any]:
+    """Everything a migration can leave behind: tables with their columns, keys and indexes, the revision, and
+    on PostgreSQL the enum types and sequences (which dropping a table does not always drop)."""
     engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            tables = {}
+            for table in sorted(inspector.get_table_names()):
+                tables[table] = {
+                    "columns": [(c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)],
+                    "primary_key": inspector.get_pk_constraint(table)["constrained_columns"],
+                    "foreign_keys": sorted((tuple(fk["constrained_columns"]), fk["referred_table"],
+                                            tuple(fk["referred_columns"])) for fk in inspector.get_foreign_keys(table)),
+                    "indexes": sorted((ix["name"], tuple(ix["column_names"]), bool(ix["unique"]))
+                                      for ix in inspector.get_indexes(table)),
+                    "unique": sorted((uc["name"] or "", tuple(uc["column_names"]))
+                                     for uc in inspector.get_unique_constraints(table)),
+                }
+            extras: list[str] = []
+            if engine.dialect.name == "postgresql":
+                extras = sorted(connection.scalars(text(
+                    "SELECT c.relkind::text || ' ' || c.relname::text FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'public' AND c.relkind IN ('S', 'v', 'm')"
+                    " UNION SELECT 'type ' || t.typname::text FROM pg_type t"
+                    " JOIN pg_namespace n ON n.oid = t.typnamespace"
+                    " WHERE n.nspname = 'public' AND t.typtype IN ('e', 'd')")))
+            else:
+                extras = sorted(connection.scalars(text(
+                    "SELECT type || ' ' || name FROM sqlite_master WHERE type IN ('view', 'trigger')")))
+            revision = MigrationContext.configure(connection).get_current_revision()
+        return {"revision": revision, "tables": tables, "other": extras}
+    finally:
+        engine.dispose()
+
+
+def test_every_migration_downgrades_to_an_empty_schema_and_upgrades_again(empty_database_url: str) -> None:
+    url, chain = empty_database_url, _chain()
+    config = alembic_config(url)
+    upgrade(url)
+    assert _differences(url) == []
+
+    # Down one step at a time, noting the schema at each revision.
+    seen = {chain[-1]: _schema(url)}
+    for below in [*reversed(chain[:-1]), None]:
+        command.downgrade(config, "-1")
+        schema = _schema(url)
+        assert schema["revision"] == below
+        seen[below] = schema
+
+    base = seen[None]
+    # At base only Alembic's own (empty) version table is left: no table, index, type or sequence remains.
+    assert list(base["tables"]) == ["alembic_version"] and base["other"] == []
+    engine = create_engine(url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
-        differences = compare_metadata(context, [engine_metadata, roles_metadata, extra])
+        assert connection.scalar(text("SELECT count(*) FROM alembic_version")) == 0
     engine.dispose()
-    assert [diff[0] for diff in differences] == ["add_table"]
+
+    # Up one step at a time: each revision looks exactly as it did on the way down.
+    for revision in chain:
+        command.upgrade(config, "+1")
+        assert _schema(url) == seen[revision], f"upgrading to {revision} after its downgrade differs"
+    assert _differences(url) == []

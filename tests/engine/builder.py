@@ -72,6 +72,17 @@ def script_task(element_id: str, script: str, name: str | None = None) -> str:
             f"<bpmn:script>{escape(script)}</bpmn:script></bpmn:scriptTask>\n")
 
 
+def service_task(element_id: str, operator: str, parameters: Mapping[str, str] | None = None, *,
+                 result: str = "result", name: str | None = None) -> str:
+    """A service task calling the registered ``operator``; ``parameters`` map names to expressions."""
+    params = "".join(f'<spiffworkflow:parameter id={quoteattr(param)} type="any" value={quoteattr(value)}/>'
+                     for param, value in (parameters or {}).items())
+    return (f'<bpmn:serviceTask id="{element_id}" name={quoteattr(name or element_id)}><bpmn:extensionElements>'
+            f'<spiffworkflow:serviceTaskOperator id={quoteattr(operator)} resultVariable={quoteattr(result)}>'
+            f"<spiffworkflow:parameters>{params}</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator>"
+            "</bpmn:extensionElements></bpmn:serviceTask>\n")
+
+
 def start_event(element_id: str = "start", inner: str = "") -> str:
     return f'<bpmn:startEvent id="{element_id}">{inner}</bpmn:startEvent>\n'
 

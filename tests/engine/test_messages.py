@@ -139,3 +139,18 @@ def test_a_delivered_message_is_not_delivered_twice(engine, waiting):
 
     with pytest.raises(NotFound):
         engine.run(message, actor="gateway")
+
+
+def test_an_instance_whose_correlation_value_is_not_set_yet_is_reached_by_business_key_only(engine):
+    deploy(engine, WAIT_FOR_APPROVAL)
+    instance = start(engine)  # no change_ref: the retrieval expression has nothing to read yet
+    assert instance.status is InstanceStatus.WAITING
+
+    with pytest.raises(NotFound):
+        engine.run(CorrelateMessage("approval", {"change_ref": "A"}, {"change_ref": "A", "ok": True}), actor="gw")
+    payload = {"change_ref": "A", "ok": False}  # the payload still carries the correlation property
+    delivered = engine.run(CorrelateMessage("approval", {"business_key": instance.business_key}, payload),
+                           actor="gw")
+
+    assert delivered.id == instance.id and delivered.status is InstanceStatus.COMPLETED
+    assert delivered.data == {"approval": payload, "approved": False}
