@@ -35,7 +35,7 @@ def fetch(engine, worker: str, *, topic: str = "build", lock_ms: int = MINUTE, m
 
 def rows(engine) -> list[ExternalTask]:
     with engine.database.snapshot() as session:
-        return list(session.query(ExternalTask).order_by(ExternalTask.created_at))
+        return list(session.query(ExternalTask).order_by(ExternalTask.created_at, ExternalTask.instance_id))
 
 
 def test_an_external_task_waits_in_the_queue_until_a_worker_completes_it(engine):
