@@ -40,6 +40,9 @@ from engine.specs import (
 from engine.timers import literal_text
 from forms import FormDefinition
 
+# The DMN versions the library's parser reads, oldest first.
+DMN_NAMESPACES = ("http://www.omg.org/spec/DMN/20151101/dmn.xsd", "http://www.omg.org/spec/DMN/20180521/MODEL/",
+                  "https://www.omg.org/spec/DMN/20191111/MODEL/")
 NS = {
     "bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL",
     "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
@@ -306,9 +309,16 @@ class _Checker:
     def _check_decision_document(self, index: int, text: str, document: Any) -> None:
         """Each DMN document holds one decision with an id, whose table the library can read; the problem
         names the decision (and its line in the DMN document)."""
+        where = f"DMN document {index}"
+        root = etree.QName(document)
+        if root.localname != "definitions" or root.namespace not in DMN_NAMESPACES:
+            self.problem(f"{where} is not DMN: it starts with <{root.localname}> in "
+                         f"{root.namespace and repr(root.namespace) or 'no namespace'}; a DMN document is "
+                         f"<definitions xmlns=\"{DMN_NAMESPACES[-1]}\"> with a decision table inside.",
+                         line=document.sourceline)
+            return
         decisions = [node for node in document.iter() if isinstance(node.tag, str)
                      and etree.QName(node).localname == "decision"]
-        where = f"DMN document {index}"
         if not decisions:
             self.problem(f"{where} holds no decision.")
             return
@@ -321,6 +331,12 @@ class _Checker:
         if not decision_id:
             self.problem(f"The decision '{decisions[0].get('name') or '(unnamed)'}' ({where}, line "
                          f"{decisions[0].sourceline}) has no id: business rule tasks call decisions by id.")
+            return
+        if not any(etree.QName(child).localname == "decisionTable" for child in decisions[0]
+                   if isinstance(child.tag, str)):
+            self.problem(f"The decision '{decision_id}' ({where}, line {decisions[0].sourceline}) has no "
+                         "decisionTable: Changeflow runs decision tables only (no literal expressions or "
+                         "decision requirement graphs).", decision_id)
             return
         parser = BpmnDmnParser()
         try:
@@ -504,7 +520,9 @@ def _code_in(document: Any) -> Iterator[tuple[str | None, str, str, str, int | N
     for node in document.xpath("//bpmn:correlationPropertyRetrievalExpression/*", namespaces=NS):
         yield _owner_id(node), node.text or "", "eval", "correlation expression", node.sourceline
     for node in document.xpath("//spiffworkflow:parameter[@value]", namespaces=NS):
-        yield _owner_id(node), node.get("value"), "eval", f"service parameter '{node.get('id')}'", node.sourceline
+        # a parameter's (and its operator's) id is a name: the problem belongs to the service task
+        yield _bpmn_owner_id(node), node.get("value"), "eval", f"service parameter '{node.get('id')}'", \
+            node.sourceline
 
 
 def _print_calls(source: str) -> list[int]:
@@ -527,6 +545,14 @@ def _is_constant(expression: str) -> bool:
 
 def _owner_id(node: Any) -> str | None:
     while node is not None and not node.get("id"):
+        node = node.getparent()
+    return node.get("id") if node is not None else None
+
+
+def _bpmn_owner_id(node: Any) -> str | None:
+    """The id of the nearest BPMN element around ``node`` (extension elements' ids are names, not elements)."""
+    node = node.getparent()
+    while node is not None and not (etree.QName(node).namespace == NS["bpmn"] and node.get("id")):
         node = node.getparent()
     return node.get("id") if node is not None else None
 

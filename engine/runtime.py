@@ -188,9 +188,14 @@ class Run:
         post-script), so the retry completes it again instead of reopening it.
         """
         task = self._task(task_id)
-        if task is None or task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            if task is not None:
-                task.data.update(data)
+        if task is None:
+            # A runaway names no task: it stopped between steps. The corrections go where the engine goes
+            # on from, the ready tasks, so that a fixed loop condition is seen on the next pass.
+            for ready in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED):
+                ready.data.update(data)
+            return self.advance()
+        if task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            task.data.update(data)
             return self.advance()
         # In ERROR (a script failed), COMPLETED (its post-script failed) or still FUTURE (an event whose
         # timer expression failed while it was being readied): reset it, which readies it again.
