@@ -14,9 +14,10 @@ from typing import Any
 from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
+from sqlalchemy.exc import SQLAlchemyError
 
 from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptError
-from engine.services import ServiceContext, ServiceError, ServiceRegistry
+from engine.services import ServiceContext, ServiceRegistry
 
 
 def _json_default(value: Any) -> Any:
@@ -71,9 +72,13 @@ class ScriptEngine(PythonScriptEngine):
             raise WorkflowTaskException("service tasks cannot run outside a command", task=task)
         params = {name: spec["value"] for name, spec in operation_params.items()}
         try:
-            result = self.services.call(operation_name, self.service_context, params)
-            return json.dumps(result, default=_json_default)
-        except (ServiceError, TypeError, ValueError, LookupError) as error:
+            # A service that fails leaves nothing behind: what it wrote before failing is rolled back.
+            with self.service_context.savepoint():
+                result = self.services.call(operation_name, self.service_context, params)
+                return json.dumps(result, default=_json_default)
+        except SQLAlchemyError:
+            raise  # the database's trouble (a lost race) is the executor's to answer, not the diagram's
+        except Exception as error:  # noqa: BLE001 - whatever a service raises stops its instance, not the server
             raise WorkflowTaskException(
                 f"Service '{operation_name}' failed: {_describe(error)}", task=task, exception=error
             ) from error

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -42,6 +43,10 @@ class ServiceContext:
         self.business_key = business_key
         self.actor = actor
         self.now = now
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A savepoint around one service call: leaving it by an exception undoes what the service wrote."""
+        return self._store.savepoint()
 
     def find_instance(self, business_key: str) -> InstanceSnapshot | None:
         """Another instance by its business key, or None when there is none."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -175,6 +176,10 @@ class Store:
         if lock:
             statement = statement.with_for_update()
         return self.session.scalars(statement).first()
+
+    def savepoint(self) -> AbstractContextManager[Any]:
+        """A nested transaction: an exception inside it rolls back its writes only."""
+        return self.session.begin_nested()
 
     @property
     def reads_under_write_lock(self) -> bool:

@@ -196,10 +196,6 @@ def test_a_service_can_write_to_an_instances_audit_trail(service_engine):
     assert outcome.data == {"source": "CHG-000001", "outcome": "noted"}
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/scripting.py ScriptEngine.call_service runs the service in the command's session with no savepoint: "
-    "the events a service recorded before it raised commit together with the incident, and every retry records "
-    "them again, so another instance's audit trail shows outcomes of a service task that failed"))
 def test_a_failing_service_leaves_no_partial_writes(service_engine):
     deploy(service_engine, REVIEW, key="target")
     target = start(service_engine, "target")  # CHG-000001
@@ -211,11 +207,6 @@ def test_a_failing_service_leaves_no_partial_writes(service_engine):
     assert EventType.RELEASE_OUTCOME not in event_types(service_engine, target.id)
 
 
-@pytest.mark.xfail(strict=True, raises=(RuntimeError, ConnectionError), reason=(
-    "engine/scripting.py ScriptEngine.call_service wraps only ServiceError, TypeError, ValueError and "
-    "LookupError in a WorkflowTaskException; any other exception a service raises (RuntimeError, OSError, "
-    "ConnectionError...) escapes Run._guard and engine.run, so the command rolls back and the caller gets "
-    "the raw exception (a 500 through the API) instead of an incident on the service task"))
 @pytest.mark.parametrize("failure", [RuntimeError("connection reset by peer"), ConnectionError("no route to host")],
                          ids=["RuntimeError", "ConnectionError"])
 def test_an_unexpected_exception_in_a_service_is_an_incident_too(service_engine, inventory, failure):
