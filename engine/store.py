@@ -27,7 +27,7 @@ from engine.models import (
 )
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
-ANY_PRACTICE = "*"
+ALL_PRACTICES = "*"  # a grant or a query for every practice; the same word and value as roles.policy
 LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
 
 
@@ -195,7 +195,7 @@ class Store:
         if query.practices is not None:
             if not query.practices:
                 return Listing([], 0)
-            if ANY_PRACTICE not in query.practices:
+            if ALL_PRACTICES not in query.practices:
                 statement = statement.where(ProcessInstance.practice.in_(query.practices))
         if query.process_key:
             statement = statement.where(ProcessInstance.process_key == query.process_key)
@@ -405,7 +405,7 @@ class Store:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))
 
     def _expand_practices(self, practices: tuple[str, ...]) -> list[str] | None:
-        if ANY_PRACTICE in practices:
+        if ALL_PRACTICES in practices:
             return None
         return sorted(set(practices))
 
@@ -414,7 +414,7 @@ class Store:
         expanded: set[tuple[str, str]] = set()
         known: list[str] | None = None
         for role, practice in queues:
-            if practice == ANY_PRACTICE:
+            if practice == ALL_PRACTICES:
                 known = self._known_practices() if known is None else known
                 expanded.update((role, each) for each in known)
             else:
