@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -20,7 +21,7 @@ from engine.deployment import prepare_deployment
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotFound
 from engine.execution import Execution
 from engine.models import ProcessInstance, ProcessModel, ProcessVersion
-from engine.runtime import canonical_json, json_ready
+from engine.runtime import IncidentInfo, canonical_json, json_ready
 from engine.specs import ProcessBundle, all_task_specs, is_human_task, parse_process, task_meta
 from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.views import (
@@ -281,6 +282,7 @@ class RetryInstance:
         execution.event(EventType.RETRIED, task_id=incident_task, data=json_ready(dict(self.data)),
                         incident=incident.id if incident is not None else None)
         execution.instance.status = InstanceStatus.RUNNING
+        execution.instance.timer_failures = 0
         row = ctx.store.get_task(incident_task) if incident_task is not None else None
         failure = execution.run.retry(incident_task, json_ready(dict(self.data)),
                                       completed_by_person=row is not None and row.status is TaskStatus.COMPLETED)
@@ -405,18 +407,57 @@ class CompleteTask(_TaskCommand):
 
 @dataclass(frozen=True)
 class FireTimers:
-    """Fire the due timers of one instance (the worker runs this per due instance)."""
+    """Fire the due timers of one instance (the worker runs this per due instance).
+
+    Returns the element ids of the timers that fired, or None when there was nothing to do: another
+    worker holds or fired it (``skip_locked``), or it was suspended or finished meanwhile.
+    """
 
     instance_id: int
+    skip_locked: bool = False
 
-    def execute(self, ctx: CommandContext) -> list[str]:
-        execution = Execution.lock(ctx, self.instance_id)
+    def execute(self, ctx: CommandContext) -> list[str] | None:
+        execution = Execution.try_lock(ctx, self.instance_id, skip_locked=self.skip_locked)
+        if execution is None:
+            return None
         row = execution.instance
         if not row.status.is_active or row.next_timer_at is None or row.next_timer_at > ctx.now:
-            return []  # another worker fired it first, or it was suspended meanwhile
+            return None
         incident = execution.run.fire_timers()
+        row.timer_failures = 0
         execution.save(incident)
         return list(execution.run.fired_timers)
+
+
+TIMER_ATTEMPTS = 5  # failed passes in a row before an instance's timers become an incident
+TIMER_BACKOFF = timedelta(seconds=30)  # after the first failure; doubled after each further one
+
+
+@dataclass(frozen=True)
+class RecordTimerFailure:
+    """Firing an instance's timers failed unexpectedly: put its next attempt off, and after
+    ``TIMER_ATTEMPTS`` failures in a row stop it with an incident, so it cannot hold up the worker."""
+
+    instance_id: int
+    error_type: str
+    message: str
+    attempts: int = TIMER_ATTEMPTS
+
+    def execute(self, ctx: CommandContext) -> int | None:
+        execution = Execution.try_lock(ctx, self.instance_id, with_state=False)
+        if execution is None or not execution.instance.status.is_active:
+            return None
+        row = execution.instance
+        row.timer_failures = (row.timer_failures or 0) + 1
+        if row.timer_failures >= self.attempts:
+            execution.record_incident(IncidentInfo(
+                task_id=None, element_id=None, error_type=self.error_type,
+                message=f"Firing this instance's timers failed {row.timer_failures} times in a row; the last "
+                        f"error: {self.message}. Retry the instance once the cause is fixed.", line=None))
+            return row.timer_failures
+        row.next_timer_at = ctx.now + TIMER_BACKOFF * 2 ** (row.timer_failures - 1)
+        execution.touch()
+        return row.timer_failures
 
 
 @dataclass(frozen=True)

@@ -45,9 +45,18 @@ class Execution:
     def lock(cls, ctx: CommandContext, instance_id: int, *, with_state: bool = True) -> Execution:
         """Lock the instance's row for this transaction. The workflow is deserialized only when needed;
         commands that never need it (claims, assignments) skip reading its state at all."""
-        instance = ctx.store.get_instance(instance_id, lock=True, with_state=with_state)
-        if instance is None:
+        execution = cls.try_lock(ctx, instance_id, with_state=with_state)
+        if execution is None:
             raise NotFound(f"Instance {instance_id} does not exist.")
+        return execution
+
+    @classmethod
+    def try_lock(cls, ctx: CommandContext, instance_id: int, *, with_state: bool = True,
+                 skip_locked: bool = False) -> Execution | None:
+        """As ``lock``, but None when the instance does not exist (or, with ``skip_locked``, is busy)."""
+        instance = ctx.store.get_instance(instance_id, lock=True, with_state=with_state, skip_locked=skip_locked)
+        if instance is None:
+            return None
         return cls(ctx, instance, ctx.engine.bundle(ctx.store, instance.version_id))
 
     @classmethod
@@ -147,6 +156,15 @@ class Execution:
         if self._ready_tasks is None:
             self._ready_tasks = run.ready_human_tasks()
         return self._ready_tasks
+
+    def record_incident(self, incident: IncidentInfo) -> None:
+        """Stop the instance with an incident without running it (the workflow stays as it was saved)."""
+        row = self.instance
+        self._record_incident(incident)
+        row.status, row.next_timer_at = InstanceStatus.ERROR, None
+        self.touch()
+        self.ctx.store.set_task_status(row.id, TaskStatus.SUSPENDED)
+        self.ctx.store.clear_subscriptions(row.id)
 
     def _record_incident(self, incident: IncidentInfo) -> None:
         self.ctx.store.session.add(Incident(

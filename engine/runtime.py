@@ -134,9 +134,12 @@ class Run:
         post-script), so the retry completes it again instead of reopening it.
         """
         task = self._task(task_id)
-        if task is None or task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
-            if task is not None:
-                task.data.update(data)
+        if task is None:
+            # No task failed: the instance stopped between steps (its timers failed to fire, say), so go
+            # on from where it was, firing what fell due meanwhile.
+            return self.fire_timers()
+        if task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+            task.data.update(data)
             return self.advance()
         # In ERROR (a script failed), COMPLETED (its post-script failed) or still FUTURE (an event whose
         # timer expression failed while it was being readied): reset it, which readies it again.

@@ -15,7 +15,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
-from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptError
+from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptFailure
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
 
 
@@ -60,10 +60,11 @@ class ScriptEngine(PythonScriptEngine):
             raise
         except Exception as error:
             line = getattr(error, "line", None)
-            raise WorkflowTaskException(
+            wrapped = WorkflowTaskException(
                 f"Error evaluating expression '{expression}': {_describe(error)}",
                 task=task, exception=error, line_number=line,
-            ) from error
+            )
+            raise _named(wrapped, error) from error
 
     def call_service(self, task: Any, operation_name: str, operation_params: dict[str, Any]) -> str:
         # Replaces the library's version, whose error handler refers to an undefined name.
@@ -85,13 +86,13 @@ class ScriptEngine(PythonScriptEngine):
             err.error_line = error_line
             err.add_note(f"Python script error on line {line_number}: '{error_line}'")
             return err
-        return WorkflowTaskException(
+        return _named(WorkflowTaskException(
             _describe(err), task=task, exception=err, line_number=line_number, error_line=error_line
-        )
+        ), err)
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = 0
-        if isinstance(err, ScriptError) and err.line:
+        if getattr(err, "line", None):  # the worker's report of the script's line
             line_number = err.line
         elif isinstance(err, SyntaxError) and err.lineno:
             line_number = err.lineno
@@ -104,6 +105,14 @@ class ScriptEngine(PythonScriptEngine):
         return line_number, error_line
 
 
+def _named(wrapped: WorkflowTaskException, error: Exception) -> WorkflowTaskException:
+    """The incident's error type is the script's: a failure the server could not rebuild names its own."""
+    if isinstance(error, ScriptFailure):
+        wrapped.error_type = error.error_type
+    return wrapped
+
+
 def _describe(error: Exception) -> str:
     text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    name = error.error_type if isinstance(error, ScriptFailure) else type(error).__name__
+    return f"{name}: {text}" if text else name

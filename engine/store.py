@@ -167,13 +167,15 @@ class Store:
 
     # -- instances ---------------------------------------------------------------------------------
 
-    def get_instance(self, instance_id: int, *, lock: bool = False, with_state: bool = False) -> ProcessInstance | None:
-        """An instance; ``lock`` holds its row until the transaction ends, ``with_state`` reads its state now."""
+    def get_instance(self, instance_id: int, *, lock: bool = False, with_state: bool = False,
+                     skip_locked: bool = False) -> ProcessInstance | None:
+        """An instance; ``lock`` holds its row until the transaction ends, ``with_state`` reads its state now.
+        ``skip_locked``: None when another transaction holds it, instead of waiting (PostgreSQL)."""
         statement = select(ProcessInstance).where(ProcessInstance.id == instance_id)
         if with_state:
             statement = statement.options(undefer(ProcessInstance.state))
         if lock:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(skip_locked=skip_locked)
         return self.session.scalars(statement).first()
 
     @property
@@ -202,17 +204,13 @@ class Store:
             statement = statement.where(ProcessInstance.business_key == query.business_key)
         return self._page(statement.order_by(ProcessInstance.id.desc()), page)
 
-    def lock_next_due_instance(self, now: datetime, skip: Iterable[int] = ()) -> ProcessInstance | None:
-        """An instance with a due timer, locked; other workers skip it instead of waiting for it."""
-        statement = (select(ProcessInstance)
+    def due_instance_ids(self, now: datetime, limit: int) -> list[int]:
+        """Instances with a timer due by ``now``, the longest overdue first (each is locked when fired)."""
+        statement = (select(ProcessInstance.id)
                      .where(ProcessInstance.next_timer_at <= now)
-                     .order_by(ProcessInstance.next_timer_at)
-                     .limit(1)
-                     .with_for_update(skip_locked=True))
-        skipped = list(skip)
-        if skipped:
-            statement = statement.where(ProcessInstance.id.not_in(skipped))
-        return self.session.scalars(statement).first()
+                     .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+                     .limit(limit))
+        return list(self.session.scalars(statement))
 
     def instance_versions(self, version_ids: Iterable[int]) -> dict[int, ProcessVersion]:
         ids = set(version_ids)
