@@ -34,7 +34,7 @@ from engine.specs import (
     start_event,
     task_meta,
 )
-from engine.timers import literal_text
+from engine.timers import check_cycle, literal_text, parse_duration
 from forms import FormDefinition
 
 NS = {
@@ -140,11 +140,9 @@ class _Checker:
     # -- XML and schema ----------------------------------------------------------------------------
 
     def _parse_xml(self) -> Any:
-        try:
-            document = etree.fromstring(self.bpmn_xml.encode(), etree.XMLParser(resolve_entities=False,
-                                                                                no_network=True))
-        except etree.XMLSyntaxError as error:
-            self.problem(f"The document is not well-formed XML: {error.msg}", line=error.lineno)
+        document = _parse_untrusted(self.bpmn_xml, lambda message, line: self.problem(message, line=line),
+                                    "The document")
+        if document is None:
             return None
         for element in document.iter():
             element_id = element.get("id") if isinstance(element.tag, str) else None
@@ -155,7 +153,11 @@ class _Checker:
     def _check_schema(self, document: Any) -> None:
         schema = VALIDATOR.validator
         VALIDATOR.preprocess(document)
-        if schema.validate(document):
+        try:
+            if schema.validate(document):
+                return
+        except etree.LxmlError as error:  # a node the validator cannot handle at all
+            self.problem(f"BPMN schema: the document cannot be validated: {error}")
             return
         for error in schema.error_log:
             self.problem(f"BPMN schema: {error.message}", self._element_at(document, error.line), error.line)
@@ -185,10 +187,8 @@ class _Checker:
 
     def _check_decisions(self) -> None:
         for index, decision in enumerate(self.decisions, start=1):
-            try:
-                etree.fromstring(decision.encode(), etree.XMLParser(resolve_entities=False, no_network=True))
-            except etree.XMLSyntaxError as error:
-                self.problem(f"Decision table {index} is not well-formed XML: {error.msg}", line=error.lineno)
+            _parse_untrusted(decision, lambda message, line: self.problem(message, line=line),
+                             f"Decision table {index}")
 
     # -- scripts, conditions, timers, messages, services -------------------------------------------
 
@@ -235,12 +235,12 @@ class _Checker:
                 continue
             try:
                 if kind == "timeDuration":
-                    TimerEventDefinition.parse_iso_duration(literal)
+                    parse_duration(literal)
                 elif kind == "timeCycle":
-                    TimerEventDefinition.parse_iso_recurring_interval(literal)
+                    check_cycle(literal)
                 else:
                     TimerEventDefinition.get_datetime(literal)
-            except Exception as error:  # the library raises bare Exception for bad durations
+            except Exception as error:  # the library raises bare Exception for bad dates
                 self.problem(f"The timer's {kind} '{text}' does not parse: {error}", event_id,
                              child.sourceline)
 
@@ -279,10 +279,9 @@ class _Checker:
                              "a user task in this process.", meta.element_id)
             if meta.due_in:
                 try:
-                    TimerEventDefinition.parse_iso_duration(meta.due_in)
-                except Exception:
-                    self.problem(f"dueIn '{meta.due_in}' is not an ISO 8601 duration such as PT4H or P2D.",
-                                 meta.element_id)
+                    parse_duration(meta.due_in)
+                except ValueError as error:
+                    self.problem(f"dueIn: {error}.", meta.element_id)
         return forms
 
     def _check_length(self, element_id: str, what: str, text: str, column: Any) -> None:
@@ -309,6 +308,30 @@ class _Checker:
             self.problem(f"The form '{form_key}' does not exist.", element_id)
             return
         forms[form_key] = form.to_dict()
+
+
+def _parse_untrusted(text: str, problem: Callable[[str, int | None], None], what: str) -> Any:
+    """Parse XML from a diagram's author: no network, no entity expansion, and no DTD at all.
+
+    BPMN and DMN need no DTD; one that declares entities (even unexpanded ones) only serves to
+    smuggle in references the schema validator cannot handle, so it is refused with a clear message.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+    try:
+        document = etree.fromstring(text.encode(), parser)
+    except etree.XMLSyntaxError as error:
+        problem(f"{what} is not well-formed XML: {error.msg}", error.lineno)
+        return None
+    docinfo = document.getroottree().docinfo
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+        at = text.find("<!DOCTYPE")
+        problem(f"{what} has a DOCTYPE declaration; BPMN and DMN need none, and entity declarations "
+                "are not allowed", text.count("\n", 0, at) + 1 if at >= 0 else None)
+        return None
+    if any(isinstance(node, etree._Entity) for node in document.iter()):
+        problem(f"{what} uses an entity reference; write the text itself", None)
+        return None
+    return document
 
 
 def _code_in(document: Any) -> Iterator[tuple[str | None, str, str, str, int | None]]:

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import flag_modified
 
@@ -22,6 +21,7 @@ from engine.runtime import IncidentInfo, ReadyTask, Run
 from engine.specs import REQUESTER, ProcessBundle, TaskMeta
 from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.store import LIVE_TASK
+from engine.timers import duration_from
 from engine.views import InstanceFacts, InstanceView, TaskFacts, TaskView
 
 
@@ -224,8 +224,7 @@ class Execution:
     def _due_at(self, ready: ReadyTask, meta: TaskMeta) -> datetime | None:
         moments = [ready.due_at] if ready.due_at is not None else []
         if meta.due_in:
-            parsed = TimerEventDefinition.parse_iso_duration(meta.due_in)
-            moments.append(self.ctx.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.ctx.now))
+            moments.append(self.ctx.now + duration_from(meta.due_in, self.ctx.now))
         return min(moments) if moments else None
 
     def _exclusions(self, meta: TaskMeta) -> dict[str, str]:

@@ -8,7 +8,7 @@ import pytest
 
 from roles import accounts
 from roles.models import User
-from tests.api.support import assert_problem, rows
+from tests.api.support import assert_problem, change_request, rows
 
 pytestmark = pytest.mark.usefixtures("shipped")
 
@@ -24,6 +24,8 @@ MALFORMED_BODIES = {
     "a number too large for a float": b'{"process": "normal_change", "data": {"x": 1e999}}',
     "a NUL character": b'{"process": "normal_change", "data": {"title": "a\\u0000b"}}',
     "a NUL character in a key": b'{"process": "normal_change", "data": {"a\\u0000b": 1}}',
+    "a lone surrogate": b'{"process": "normal_change", "data": {"title": "a\\ud800b"}}',
+    "a lone low surrogate in a key": b'{"process": "normal_change", "data": {"\\udc00": 1}}',
 }
 
 
@@ -35,6 +37,24 @@ def test_a_body_that_is_not_storable_json_is_400_and_changes_nothing(app, http, 
     response = http.post(path, "admin", data=body, content_type="application/json")
 
     assert_problem(response, 400, detail="The body is not valid JSON")
+    assert rows(app) == before
+
+
+def test_a_lone_surrogate_is_400_wherever_text_is_stored(app, http, shipped):
+    """Strict JSON parsers accept "\\ud800"; PostgreSQL refuses it, so every stored text was a way to a 500."""
+    instance = http.post("/api/instances", "change-practitioner",
+                         {"process": "normal_change", "data": change_request()}).get_json()
+    task = instance["tasks"][0]["id"]
+    before = rows(app)
+    attempts = [
+        (f"/api/tasks/{task}/complete", "change-manager", b'{"data": {"assessment_decision": "\\ud800"}}'),
+        ("/api/messages", "change-manager", b'{"name": "approval", "correlation_keys": {"k": "\\ud800"}}'),
+        ("/api/users", "admin", b'{"username": "eve", "display_name": "\\udfff"}'),
+        ("/api/process-models/x/versions", "change-owner", b'{"practice": "change", "bpmn": "<a>\\ud800</a>"}'),
+    ]
+    for path, user, body in attempts:
+        response = http.post(path, user, data=body, content_type="application/json")
+        assert_problem(response, 400, detail="lone UTF-16 surrogate")
     assert rows(app) == before
 
 
