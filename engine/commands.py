@@ -462,20 +462,25 @@ class RecordTimerFailure:
 
 @dataclass(frozen=True)
 class CorrelateMessage:
-    """Deliver a message to the one instance waiting for it with these correlation keys."""
+    """Deliver a message to the one instance waiting for it with these correlation keys.
+
+    Only instances of ``practices`` (the ones the sender may see; None: all) are considered, so the
+    answer never tells a sender about instances of other practices, not even that they exist.
+    """
 
     name: str
     correlation_keys: Mapping[str, Any] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict)
+    practices: tuple[str, ...] | None = None
 
     def execute(self, ctx: CommandContext) -> InstanceView:
         keys = json_ready(dict(self.correlation_keys))
         business_key = keys.pop("business_key", None)
         correlation = canonical_json(keys) if keys or business_key is None else None
-        matches = ctx.store.subscribers(self.name, correlation, business_key, limit=2)
+        matches = ctx.store.subscribers(self.name, correlation, business_key, limit=2, practices=self.practices)
         described = ", ".join(f"{k}={v!r}" for k, v in dict(self.correlation_keys).items()) or "no keys"
         if not matches:
-            raise NotFound(f"No instance is waiting for the message '{self.name}' with {described}.")
+            raise NotFound(f"No instance you may see is waiting for the message '{self.name}' with {described}.")
         if len(matches) > 1:
             more = ", ".join(m.business_key for m in matches)
             raise Conflict(f"Several instances wait for the message '{self.name}' with {described} ({more}, ...); "

@@ -63,14 +63,14 @@ class Execution:
     def create(cls, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
                data: dict[str, Any]) -> Execution:
         workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
-                                script_engine=ctx.script_engine(instance.business_key))
+                                script_engine=ctx.script_engine(instance.business_key, instance.practice))
         workflow.task_tree.data.update(data)
         return cls(ctx, instance, bundle, Run(workflow, bundle))
 
     @property
     def run(self) -> Run:
         if self._run is None:
-            script_engine = self.ctx.script_engine(self.instance.business_key)
+            script_engine = self.ctx.script_engine(self.instance.business_key, self.instance.practice)
             workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
             self._run = Run(workflow, self.bundle)
         return self._run

@@ -402,8 +402,11 @@ class Store:
         self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
 
     def subscribers(self, message_name: str, correlation: str | None, business_key: str | None,
-                    limit: int = 10) -> list[ProcessInstance]:
-        """Instances waiting for the message whose correlation (and business key) match."""
+                    limit: int = 10, practices: tuple[str, ...] | None = None) -> list[ProcessInstance]:
+        """Instances waiting for the message whose correlation (and business key) match, in ``practices``
+        only (None: all)."""
+        if practices is not None and not practices:
+            return []
         statement = (select(ProcessInstance)
                      .join(MessageSubscription, MessageSubscription.instance_id == ProcessInstance.id)
                      .where(MessageSubscription.message_name == message_name)
@@ -412,6 +415,8 @@ class Store:
             statement = statement.where(MessageSubscription.correlation == correlation)
         if business_key is not None:
             statement = statement.where(ProcessInstance.business_key == business_key)
+        if practices is not None and ANY_PRACTICE not in practices:
+            statement = statement.where(ProcessInstance.practice.in_(practices))
         return list(self.session.scalars(statement))
 
     # -- paging ------------------------------------------------------------------------------------
