@@ -130,6 +130,51 @@ def test_a_successful_call_records_the_tokens_use_and_a_failed_one_does_not(app,
         assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [clock.now()]
 
 
+def test_a_read_never_waits_for_a_writer_to_note_the_tokens_use(app, http, people, clock):
+    """Noting a token's use took the write lock after every read: behind a long write, a GET waited 30 s
+    and answered a 500 (issue 9, finding 11). Now the note is skipped when a lock stands in the way."""
+    from sqlalchemy import create_engine, text
+
+    cf = app.extensions["changeflow"]
+    blocker = create_engine(cf.database.url, isolation_level="AUTOCOMMIT")
+    with blocker.connect() as connection:
+        if cf.database.is_sqlite:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # a writer holds the whole database
+        else:
+            connection.exec_driver_sql("BEGIN")
+            connection.execute(text("SELECT id FROM api_token FOR UPDATE"))  # and every token row
+        try:
+            response = http.get("/api/me", "nobody")
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+    blocker.dispose()
+
+    assert response.status_code == 200 and response.get_json()["username"] == "nobody"
+    with cf.database.snapshot() as session:
+        user = accounts.get_user(session, "nobody")
+        assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [None]  # noted later
+    assert http.get("/api/me", "nobody").status_code == 200
+    with cf.database.snapshot() as session:
+        user = accounts.get_user(session, "nobody")
+        assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [clock.now()]
+
+
+def test_a_500_outside_a_view_is_the_internal_error_problem(app, http, monkeypatch):
+    from api import auth
+
+    def broken(_token_id):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(auth.accounts, "record_token_use", lambda *args, **kwargs: broken(args[1]))
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: Flask answers itself
+
+    response = http.get("/api/me", "nobody")
+
+    body = assert_problem(response, 500, "internal-error")
+    assert "went away" not in response.get_data(as_text=True)
+    assert body["detail"].startswith("An unexpected error occurred")
+
+
 # -- 403, 404, 405, 409, 413, 422 -----------------------------------------------------------------------
 
 
