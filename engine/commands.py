@@ -16,7 +16,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
-from engine.context import CommandContext
+from engine.context import Authorizer, CommandContext, allow_all
 from engine.deployment import prepare_deployment
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotFound
 from engine.execution import Execution
@@ -266,10 +266,18 @@ class CancelInstance:
 
 @dataclass(frozen=True)
 class RetryInstance:
-    """Re-run the task an incident stopped at, optionally with corrected data merged into it."""
+    """Re-run the task an incident stopped at, optionally with corrected data merged into it.
+
+    Corrections never get round a form or separation of duties. When a person's submission failed (in the
+    task's post-script), corrections are a new submission of that task's form: checked field by field, by
+    someone the policy lets complete that task (``authorize_form``, given the task's facts). Anywhere else,
+    corrections may not set a variable that a form of the process collects: a retry must not decide what
+    a person's task decides (``authorized``, say).
+    """
 
     instance_id: int
     data: Mapping[str, Any] = field(default_factory=dict)
+    authorize_form: Authorizer = allow_all
 
     def execute(self, ctx: CommandContext) -> InstanceView:
         execution = Execution.lock(ctx, self.instance_id)
@@ -277,17 +285,37 @@ class RetryInstance:
         execution.require_status(InstanceStatus.ERROR)
         incident = ctx.store.open_incident(execution.instance.id)
         incident_task = incident.task_id if incident is not None else None
+        row = ctx.store.get_task(incident_task) if incident_task is not None else None
+        data = self._corrections(execution, row)
         if incident is not None:
             incident.resolved_at, incident.resolved_by = ctx.now, ctx.actor
-        execution.event(EventType.RETRIED, task_id=incident_task, data=json_ready(dict(self.data)),
+        execution.event(EventType.RETRIED, task_id=incident_task, data=data,
                         incident=incident.id if incident is not None else None)
         execution.instance.status = InstanceStatus.RUNNING
         execution.instance.timer_failures = 0
-        row = ctx.store.get_task(incident_task) if incident_task is not None else None
-        failure = execution.run.retry(incident_task, json_ready(dict(self.data)),
+        failure = execution.run.retry(incident_task, data,
                                       completed_by_person=row is not None and row.status is TaskStatus.COMPLETED)
         execution.save(failure)
         return execution.view()
+
+    def _corrections(self, execution: Execution, row: Any) -> dict[str, Any]:
+        data = json_ready(dict(self.data))
+        if not data:
+            return {}
+        bundle = execution.bundle
+        form = bundle.form(row.form_key) if row is not None and row.status is TaskStatus.COMPLETED else None
+        if form is not None:
+            self.authorize_form(execution.task_facts(row))
+            spiff_task = execution.run.workflow.get_task_from_id(UUID(row.id))
+            submitted = {f.name: spiff_task.data[f.name] for f in form.fields
+                         if spiff_task.data.get(f.name) is not None}
+            return validate_form(form, {**json_ready(submitted), **data}, what=f"The retried task '{row.title}'")
+        collected = {f.name: each.key for each in bundle.forms.values() for f in each.fields}
+        refused = {name: [f"'{name}' is a field of the form '{collected[name]}'; only that task sets it, not a "
+                          "retry."] for name in data if name in collected}
+        if refused:
+            raise FormInvalid("The retry data sets what a form decides.", errors=refused)
+        return data
 
 
 # -- human tasks ----------------------------------------------------------------------------------
