@@ -15,6 +15,7 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
 from api.extension import changeflow
+from api.people import revoke_assignment
 from engine import SYSTEM_ACTOR, DeployError, EngineError
 from engine.catalog import deploy_folder
 from engine.worker import run_timer_loop
@@ -102,11 +103,11 @@ def grant_role(username: str, grant: str) -> None:
 def revoke_role(username: str, grant: str) -> None:
     """Revoke a role, e.g. `roles revoke alice manager:change`."""
     role, practice = accounts.parse_grant(grant)
-    with changeflow().database.transaction() as session:
+    with changeflow().database.snapshot() as session:
         assignment = accounts.find_assignment(session, accounts.get_user(session, username), role, practice)
         if assignment is None:
             raise click.ClickException(f"{username} does not hold {role}:{practice}.")
-        accounts.revoke(session, assignment.id)
+    revoke_assignment(assignment.id, actor=SYSTEM_ACTOR)
     click.echo(f"{username} is no longer {role} of {practice}.")
 
 

@@ -24,6 +24,7 @@ from engine.models import ProcessInstance, ProcessModel, ProcessVersion
 from engine.runtime import IncidentInfo, canonical_json, json_ready
 from engine.specs import ProcessBundle, all_task_specs, is_human_task, parse_process, task_meta
 from engine.states import EventType, InstanceStatus, TaskStatus
+from engine.store import ANY_PRACTICE, LIVE_TASK
 from engine.views import (
     AssigneeFacts,
     CompletionView,
@@ -378,6 +379,34 @@ class UnclaimTask(_TaskCommand):
         execution.touch()
         execution.event(EventType.UNCLAIMED, task_id=row.id, element_id=row.element_id, previous=previous)
         return TaskView.of(row)
+
+
+@dataclass(frozen=True)
+class ReleaseClaims:
+    """Give back to their queue the tasks ``username`` holds but may no longer work on, after they lost a role.
+
+    ``grants`` are the (role, practice) pairs the user still holds (practice ``*``: all). Without this, the
+    ex-holder could no longer see the task and everyone else was told it is held, until a manager noticed.
+    """
+
+    username: str
+    grants: frozenset[tuple[str, str]] = frozenset()
+
+    def execute(self, ctx: CommandContext) -> list[str]:
+        released = []
+        for held in ctx.store.tasks_held_by(self.username):
+            if (held.role, held.practice) in self.grants or (held.role, ANY_PRACTICE) in self.grants:
+                continue
+            execution = Execution.lock(ctx, held.instance_id, with_state=False)
+            row = execution.task_row(held.id, held)
+            if row.assignee != self.username or row.status not in LIVE_TASK:
+                continue
+            row.assignee = None
+            execution.touch()
+            execution.event(EventType.UNCLAIMED, task_id=row.id, element_id=row.element_id, previous=self.username,
+                            reason=f"{self.username} no longer holds the role {row.role} of {row.practice}")
+            released.append(row.id)
+        return released
 
 
 @dataclass(frozen=True)

@@ -243,6 +243,13 @@ class Store:
             result[task.instance_id].append(task)
         return result
 
+    def tasks_held_by(self, username: str) -> list[HumanTask]:
+        """The open (or suspended) tasks ``username`` holds, oldest first."""
+        statement = (select(HumanTask)
+                     .where(HumanTask.assignee == username, HumanTask.status.in_(LIVE_TASK))
+                     .order_by(HumanTask.instance_id, HumanTask.created_at, HumanTask.id))
+        return list(self.session.scalars(statement))
+
     def completers(self, instance_id: int, element_ids: Iterable[str]) -> dict[str, list[str]]:
         """Who completed each of these user tasks in this instance, in order of completion."""
         ids = list(element_ids)
