@@ -11,6 +11,7 @@ from engine.commands import (
     CorrelateMessage,
     DeployVersion,
     FireTimers,
+    RecordMigration,
     ReleaseClaims,
     ResumeInstance,
     RetryInstance,
@@ -32,7 +33,7 @@ __all__ = [
     "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
-    "Listing", "NotFound", "PageRequest", "Problem", "ReleaseClaims", "ResumeInstance", "RetryInstance",
-    "ServiceContext", "ServiceError", "ServiceRegistry", "StartInstance", "SuspendInstance", "SystemClock", "TaskQuery",
-    "TaskStatus", "UnclaimTask", "ValidateDeployment", "allow_all",
+    "Listing", "NotFound", "PageRequest", "Problem", "RecordMigration", "ReleaseClaims", "ResumeInstance",
+    "RetryInstance", "ServiceContext", "ServiceError", "ServiceRegistry", "StartInstance", "SuspendInstance",
+    "SystemClock", "TaskQuery", "TaskStatus", "UnclaimTask", "ValidateDeployment", "allow_all",
 ]

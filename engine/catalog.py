@@ -31,16 +31,18 @@ class FolderDeployment:
     created: bool
 
 
-def deploy_folder(engine: Engine, root: Path, *, actor: str,
-                  authorize: Authorizer = allow_all) -> list[FolderDeployment]:
-    """Deploy every ``<practice>/<key>.bpmn`` under ``root``; raises the first ``DeployError``."""
+def deploy_folder(engine: Engine, root: Path, *, actor: str, authorize: Authorizer = allow_all,
+                  comment: str | None = None) -> list[FolderDeployment]:
+    """Deploy every ``<practice>/<key>.bpmn`` under ``root``; raises the first ``DeployError``.
+    ``comment`` goes with each new version (unchanged diagrams keep theirs)."""
     outcomes = []
     for practice_dir in sorted(path for path in root.iterdir() if path.is_dir()):
         tables = {path: path.read_text(encoding="utf-8") for path in sorted(practice_dir.glob("*.dmn"))}
         for diagram in sorted(practice_dir.glob("*.bpmn")):
             bpmn = diagram.read_text(encoding="utf-8")
             decisions = tuple(text for text in tables.values() if _defines_any(text, _called_decisions(bpmn)))
-            command = DeployVersion(key=diagram.stem, practice=practice_dir.name, bpmn=bpmn, decisions=decisions)
+            command = DeployVersion(key=diagram.stem, practice=practice_dir.name, bpmn=bpmn, decisions=decisions,
+                                    comment=comment)
             result = engine.run(command, actor=actor, authorize=authorize)
             outcomes.append(FolderDeployment(diagram, diagram.stem, practice_dir.name, result.version.version,
                                              result.created))

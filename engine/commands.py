@@ -164,6 +164,18 @@ class ValidateDeployment(_DeployInput):
                                 sorted(deployable.forms), deployable.start_role, bundle_tasks)
 
 
+@dataclass(frozen=True)
+class RecordMigration:
+    """Note on the audit trail that the schema moved between two revisions (who ran it is the actor)."""
+
+    before: str | None
+    after: str | None
+
+    def execute(self, ctx: CommandContext) -> None:
+        ctx.store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.MIGRATED, instance_id=None,
+                            data={"from": self.before, "to": self.after})
+
+
 # -- instances ------------------------------------------------------------------------------------
 
 

@@ -56,3 +56,4 @@ class EventType(StrEnum):
     CANCELLED = "cancelled"
     INSTANCE_COMPLETED = "instance_completed"
     RELEASE_OUTCOME = "release_outcome"
+    MIGRATED = "migrated"  # the schema was migrated (from the command line), by whom and between which revisions
