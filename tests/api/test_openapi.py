@@ -54,6 +54,26 @@ def test_the_docs_page_is_served(client):
     assert "/api/openapi.json" in response.get_data(as_text=True)
 
 
+def test_the_docs_page_loads_nothing_from_elsewhere(client):
+    """Swagger UI came unpinned from a CDN, without SRI, on the page where admins paste tokens (issue 9,
+    finding 16). The app serves its files now, and the page's policy allows no other origin."""
+    import re
+
+    page = client.get("/api/docs")
+    html = page.get_data(as_text=True)
+
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html))
+    assets = re.findall(r'(?:src|href)="(/api/docs/assets/[^"]+)"', html)
+    assert sorted(path.rsplit("/", 1)[1] for path in assets) == [
+        "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"]
+    for path in assets:
+        with client.get(path) as asset:
+            assert asset.status_code == 200 and len(asset.get_data()) > 1000, path
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.get("/api/docs/assets/index.html").status_code == 404
+    assert client.get("/api/docs/assets/../../app.py").status_code == 404
+
+
 def test_every_route_is_in_the_document(app, spec):
     routes = documented_routes(app)
     documented = {(method.upper(), path) for path, method, _operation in operations(spec)}
