@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar
 from uuid import UUID
@@ -17,14 +17,14 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
 from engine.context import Authorizer, CommandContext, allow_all
-from engine.deployment import prepare_deployment
+from engine.deployment import Deployable, prepare_deployment
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotFound
 from engine.execution import Execution
 from engine.models import ProcessInstance, ProcessModel, ProcessVersion
 from engine.runtime import IncidentInfo, canonical_json, json_ready
 from engine.specs import ProcessBundle, all_task_specs, is_human_task, parse_process, task_meta
 from engine.states import EventType, InstanceStatus, TaskStatus
-from engine.store import ANY_PRACTICE, LIVE_TASK
+from engine.store import ANY_PRACTICE, LIVE_TASK, Store
 from engine.views import (
     AssigneeFacts,
     CompletionView,
@@ -66,39 +66,83 @@ def validate_form(form: FormDefinition | None, data: Any, *, what: str) -> dict[
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """What the deploy checks found, before the write transaction: the deployable, and the latest version they
+    were made against (a deploy in between makes them stale)."""
+
+    deployable: Deployable
+    latest_id: int | None
+    report: ValidationReport | None = None
+
+
+@dataclass(frozen=True)
 class _DeployInput:
+    """A diagram to check. ``Engine.run`` calls ``prepare`` first, outside the write transaction: parsing and
+    checking a diagram can take a second, and must not hold the write lock (on SQLite, the whole database's)
+    meanwhile. ``execute`` then only re-checks, under the lock, that nothing changed."""
+
     key: str
     practice: str
     bpmn: str
     decisions: tuple[str, ...] | None = None  # None: reuse the latest version's decision tables
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    prepared: _Prepared | None = field(default=None, compare=False, repr=False)
 
-    def _checked(self, ctx: CommandContext) -> tuple[Any, ProcessModel | None]:
+    def prepare(self, engine: Any, authorize: Authorizer) -> _DeployInput:
+        """This command with the diagram checked, reading the database in a snapshot only."""
+        with engine.database.snapshot() as session:
+            store = Store(session)
+            model, latest = self._model_and_latest(store, authorize)
+            latest_forms = {key: dict(value) for key, value in (latest.forms if latest else {}).items()}
+            latest_decisions = list(latest.decisions) if latest else []
+            latest_id = latest.id if latest else None
+        deployable = self._check(engine, latest_forms, latest_decisions)
+        return replace(self, prepared=_Prepared(deployable, latest_id, self._report(engine, deployable)))
+
+    def _model_and_latest(self, store: Store, authorize: Authorizer, *, lock: bool = False) -> tuple[Any, Any]:
         if not KEY_PATTERN.match(self.key):
             raise InvalidInput("Invalid process key.", errors={"key": [
                 "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter."]})
         if not KEY_PATTERN.match(self.practice):
             raise InvalidInput("Invalid practice.", errors={"practice": ["Use a lowercase word like 'change'."]})
-        model = ctx.store.get_model(self.key, lock=True)
+        model = store.get_model(self.key, lock=lock)
         if model is not None and model.practice != self.practice:
             raise InvalidInput(f"The process '{self.key}' belongs to the practice '{model.practice}'.",
                                errors={"practice": [f"Must be '{model.practice}' for this process."]})
-        ctx.authorize(ProcessFacts(self.key, self.practice))
-        latest = ctx.store.latest_version(model.id) if model is not None else None
-        decisions = list(self.decisions) if self.decisions is not None else list(latest.decisions if latest else [])
+        authorize(ProcessFacts(self.key, self.practice))
+        latest = store.latest_version(model.id) if model is not None else None
+        return model, latest
+
+    def _check(self, engine: Any, latest_forms: Mapping[str, dict[str, Any]],
+               latest_decisions: list[str]) -> Deployable:
+        decisions = list(self.decisions) if self.decisions is not None else latest_decisions
         uploaded = self._uploaded_forms()
 
         def find_form(key: str) -> FormDefinition | None:
             if key in uploaded:
                 return uploaded[key]
-            form = ctx.engine.find_form(key)
-            if form is None and latest is not None and key in latest.forms:
-                form = FormDefinition.from_dict(key, dict(latest.forms[key]))
+            form = engine.find_form(key)
+            if form is None and key in latest_forms:
+                form = FormDefinition.from_dict(key, latest_forms[key])
             return form
 
-        deployable = prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
-                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services)
-        return deployable, model
+        return prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
+                                  lane_roles=engine.lane_roles, services=engine.services)
+
+    def _report(self, engine: Any, deployable: Deployable) -> ValidationReport | None:
+        return None
+
+    def _checked(self, ctx: CommandContext) -> tuple[Deployable, ProcessModel | None, _Prepared]:
+        """Under the write lock: the model, and the checks made in ``prepare`` (made now if they were not)."""
+        model, latest = self._model_and_latest(ctx.store, ctx.authorize, lock=True)
+        prepared = self.prepared
+        if prepared is None:  # executed without Engine.run's preparation
+            prepared = self.prepare(ctx.engine, ctx.authorize).prepared
+            assert prepared is not None
+        elif prepared.latest_id != (latest.id if latest else None):
+            raise Conflict(f"The process '{self.key}' got a new version while this diagram was being checked; "
+                           "send it again.")
+        return prepared.deployable, model, prepared
 
     def _uploaded_forms(self) -> dict[str, FormDefinition]:
         forms, errors = {}, {}
@@ -120,7 +164,7 @@ class DeployVersion(_DeployInput):
     comment: str | None = None
 
     def execute(self, ctx: CommandContext) -> DeployResult:
-        deployable, model = self._checked(ctx)
+        deployable, model, _prepared = self._checked(ctx)
         store = ctx.store
         if model is None:
             model = ProcessModel(key=self.key, name=self.name or deployable.name, practice=self.practice,
@@ -151,17 +195,21 @@ class DeployVersion(_DeployInput):
 class ValidateDeployment(_DeployInput):
     """Run every deploy check and store nothing."""
 
-    def execute(self, ctx: CommandContext) -> ValidationReport:
-        deployable, _model = self._checked(ctx)
+    def _report(self, engine: Any, deployable: Deployable) -> ValidationReport | None:
         bundle_tasks = []
         spec, subprocess_specs = parse_process(deployable.process_id, deployable.bpmn_xml, deployable.decisions)
         for task_spec in all_task_specs(spec, subprocess_specs):
             if is_human_task(task_spec):
-                meta = task_meta(task_spec, ctx.engine.lane_roles)
+                meta = task_meta(task_spec, engine.lane_roles)
                 bundle_tasks.append({"element_id": meta.element_id, "title": meta.title, "role": meta.role,
                                      "form_key": meta.form_key, "separation_of_duties": list(meta.separation)})
         return ValidationReport(deployable.process_id, deployable.name, deployable.sha256,
                                 sorted(deployable.forms), deployable.start_role, bundle_tasks)
+
+    def execute(self, ctx: CommandContext) -> ValidationReport:
+        _deployable, _model, prepared = self._checked(ctx)
+        assert prepared.report is not None
+        return prepared.report
 
 
 @dataclass(frozen=True)

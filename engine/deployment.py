@@ -46,6 +46,12 @@ _LOOKS_ISO = re.compile(r"^(R\d*/.*|PT?\d[\dA-Z.,]*)$")
 _ISO_EXAMPLES = {"timeDuration": "for example PT4H or P2D", "timeDate": "for example 2026-12-01T09:00:00Z",
                  "timeCycle": "for example R3/PT1H"}
 FormLookup = Callable[[str], "FormDefinition | None"]
+# SpiffWorkflow's parser looks elements up by walking the process, so its cost grows with the square of a
+# diagram's size (a 4.9 MB diagram took over 10 minutes). The shipped diagrams are under 40 KB and 150
+# elements; these bounds keep the worst case near a second on a 2-core machine.
+MAX_DOCUMENT_BYTES = 1024 * 1024
+MAX_ELEMENTS = 2000  # elements with an id
+MAX_INSTANCES = 200  # parallel or sequential multi-instance: the library's cost grows with its square
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,14 @@ class _Checker:
         self.problems.append(Problem(message, element_id, line))
 
     def run(self, key: str) -> Deployable | None:
+        if not self._check_sizes():
+            return None
         document = self._parse_xml()
         if document is None:
+            return None
+        if len(self.lines) > MAX_ELEMENTS:
+            self.problem(f"The document has {len(self.lines)} elements with an id; at most {MAX_ELEMENTS} are "
+                         "allowed. Split the process into called processes.")
             return None
         self._check_schema(document)
         process_id = self._choose_process(document, key)
@@ -138,6 +150,15 @@ class _Checker:
         )
 
     # -- XML and schema ----------------------------------------------------------------------------
+
+    def _check_sizes(self) -> bool:
+        texts = [("The document", self.bpmn_xml)]
+        texts += [(f"Decision table {index}", text) for index, text in enumerate(self.decisions, start=1)]
+        for what, text in texts:
+            size = len(text.encode("utf-8", "surrogatepass"))
+            if size > MAX_DOCUMENT_BYTES:
+                self.problem(f"{what} has {size:,} bytes; at most {MAX_DOCUMENT_BYTES:,} are allowed.")
+        return not self.problems
 
     def _parse_xml(self) -> Any:
         document = _parse_untrusted(self.bpmn_xml, lambda message, line: self.problem(message, line=line),
@@ -205,6 +226,11 @@ class _Checker:
             for line, message in compile_problems(source, mode=mode):
                 self.problem(f"The {what} does not compile in the sandbox: {message}", element_id,
                              _source_line(first_line, line))
+        for node in document.xpath("//bpmn:loopCardinality", namespaces=NS):
+            text = (node.text or "").strip()
+            if text.isdigit() and int(text) > MAX_INSTANCES:
+                self.problem(f"loopCardinality {text} is more than the {MAX_INSTANCES} instances a multi-instance "
+                             "task may have.", _owner_id(node), node.sourceline)
         for timer in document.xpath("//bpmn:timerEventDefinition", namespaces=NS):
             self._check_timer(timer)
         for operator in document.xpath("//spiffworkflow:serviceTaskOperator", namespaces=NS):

@@ -68,6 +68,9 @@ class Engine:
         ``now`` is the command's time when it is not the clock's (the timer worker fires what was due by
         the moment it was given).
         """
+        prepare = getattr(command, "prepare", None)
+        if prepare is not None:  # slow checks that only read (parsing a diagram): before the write lock
+            command = prepare(self, authorize)
         try:
             with self.database.transaction() as session:
                 ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=now or self.clock.now(),

@@ -15,6 +15,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.deployment import MAX_INSTANCES
 from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptFailure
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
 
@@ -54,7 +55,7 @@ class ScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task: Any, expression: str, external_context: dict | None = None) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, self._context(external_context))
+            value = self.environment.evaluate(expression, task.data, self._context(external_context))
         except SpiffWorkflowException as error:
             error.add_note(f"Error evaluating expression '{expression}'")
             raise
@@ -65,6 +66,11 @@ class ScriptEngine(PythonScriptEngine):
                 task=task, exception=error, line_number=line,
             )
             raise _named(wrapped, error) from error
+        if expression == getattr(task.task_spec, "cardinality", None) and isinstance(value, int) \
+                and not isinstance(value, bool) and value > MAX_INSTANCES:
+            raise WorkflowTaskException(f"The loop cardinality {value} is more than the {MAX_INSTANCES} instances "
+                                        "a multi-instance task may have.", task=task)
+        return value
 
     def call_service(self, task: Any, operation_name: str, operation_params: dict[str, Any]) -> str:
         # Replaces the library's version, whose error handler refers to an undefined name.
