@@ -39,6 +39,7 @@ from engine.views import (
 from forms import FormDefinition, FormDefinitionError, FormValidationError, validate_submission
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
+PRACTICE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")  # the practice columns hold 50 characters
 BUSINESS_KEY_PREFIXES = {"change": "CHG", "release": "REL"}
 ACTIVE = (InstanceStatus.RUNNING, InstanceStatus.WAITING)
 
@@ -103,8 +104,9 @@ class _DeployInput:
         if not KEY_PATTERN.match(self.key):
             raise InvalidInput("Invalid process key.", errors={"key": [
                 "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter."]})
-        if not KEY_PATTERN.match(self.practice):
-            raise InvalidInput("Invalid practice.", errors={"practice": ["Use a lowercase word like 'change'."]})
+        if not PRACTICE_PATTERN.match(self.practice):
+            raise InvalidInput("Invalid practice.", errors={"practice": [
+                "Use a lowercase word like 'change' (at most 50 characters)."]})
         model = store.get_model(self.key, lock=lock)
         if model is not None and model.practice != self.practice:
             raise InvalidInput(f"The process '{self.key}' belongs to the practice '{model.practice}'.",

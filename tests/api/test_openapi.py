@@ -151,3 +151,40 @@ def test_list_operations_document_the_pagination_header(spec):
                  "/api/instances/{instance_id}/events", "/api/process-models/{key}/versions"):
         headers = spec["paths"][path]["get"]["responses"]["200"]["headers"]
         assert "X-Pagination" in headers, path
+
+
+# -- the document and the validation say the same (issue 9, finding 15) ------------------------------------
+
+
+def _body_schema(spec, path, method="post"):
+    content = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    name = content["$ref"].rsplit("/", 1)[1]
+    return spec["components"]["schemas"][name]["properties"]
+
+
+def test_the_document_states_the_shapes_the_validation_checks(spec):
+    assert _body_schema(spec, "/api/users")["username"]["pattern"] == "^[a-z0-9][a-z0-9._-]{0,99}$"
+    deploy = _body_schema(spec, "/api/process-models/{key}/versions")
+    assert deploy["practice"]["pattern"] == "^[a-z][a-z0-9_-]{0,49}$"
+    assert _body_schema(spec, "/api/process-models/validate")["key"]["pattern"] == "^[a-z][a-z0-9_-]{0,99}$"
+    assert _body_schema(spec, "/api/role-assignments")["practice"]["pattern"] == "^(\\*|[a-z][a-z0-9_-]{0,49})$"
+
+
+@pytest.mark.parametrize("version", [1.5, "1", True])
+def test_a_version_that_is_not_an_integer_is_refused_not_rounded(app, http, shipped, version):
+    from tests.api.support import assert_problem, change_request
+
+    response = http.post("/api/instances", "change-practitioner",
+                         {"process": "normal_change", "version": version, "data": change_request()})
+
+    assert set(assert_problem(response, 422, "validation-failed")["errors"]) == {"version"}
+
+
+def test_a_practice_longer_than_its_column_is_refused_at_deploy(http):
+    from tests.api import diagrams
+    from tests.api.support import assert_problem
+
+    response = http.post("/api/process-models/wide/versions", "admin",
+                         {"bpmn": diagrams.REVIEW, "practice": "p" * 51})
+
+    assert set(assert_problem(response, 422, "validation-failed")["errors"]) == {"practice"}
