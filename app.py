@@ -40,8 +40,15 @@ log = logging.getLogger("changeflow")
 def _serves() -> bool:
     """Whether this process is a server starting up (``python app.py``, gunicorn, ``flask run``), not an
     administrative command: only servers (and ``flask migrate``/``deploy``) change the schema or deploy."""
-    from_cli = os.environ.get("FLASK_RUN_FROM_CLI") == "true"
-    return not from_cli or "run" in sys.argv[1:]
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        return True
+    arguments = iter(sys.argv[1:])
+    for argument in arguments:  # the first word that is not one of flask's own options is the command
+        if argument in ("--app", "-A", "--env-file", "-e"):
+            next(arguments, None)
+        elif not argument.startswith("-"):
+            return argument == "run"
+    return False
 
 
 def _env_flag(name: str, default: bool) -> bool:

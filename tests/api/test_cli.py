@@ -390,3 +390,21 @@ def test_granting_a_role_records_who_granted_it(app, cli, monkeypatch):
 
     [assignment] = rows(app, "role_assignment")["role_assignment"]
     assert assignment["granted_by"] == "olivia"
+
+
+@pytest.mark.parametrize("argv, serves", [
+    (["flask", "--app", "app", "run"], True),
+    (["flask", "-A", "app", "--debug", "run", "--port", "5001"], True),
+    (["flask", "--app", "app", "users", "create", "run"], False),  # a user named "run" is no server
+    (["flask", "--app", "app", "--help"], False),
+    (["flask", "--app", "app", "worker"], False),
+])
+def test_only_servers_started_from_the_cli_migrate_and_deploy(monkeypatch, argv, serves):
+    import app as application
+
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    monkeypatch.setattr(sys, "argv", argv)
+
+    assert application._serves() is serves
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI")
+    assert application._serves() is True  # gunicorn, python app.py
