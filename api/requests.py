@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from api.schemas import MAX_ID
 from engine.sandbox import storable_text_problem
@@ -26,6 +26,14 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Map) -> None:
         super().__init__(map, min=1, max=MAX_ID)
+
+
+class ProcessKeyConverter(BaseConverter):
+    """``<process_key:key>``: a process model key. ``validate`` is not one: ``/api/process-models/validate`` is
+    the dry-run deploy, and without this a GET there read a process named 'validate' (and a 405 there
+    advertised GET, which the OpenAPI document rightly does not list)."""
+
+    regex = r"(?!validate$)[^/]+"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -95,4 +103,5 @@ def check_request() -> None:
 def init_app(app: Flask) -> None:
     """Install the id converter (before any route uses it) and the strict JSON parser."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["process_key"] = ProcessKeyConverter
     app.json = StrictJSONProvider(app)

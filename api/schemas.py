@@ -16,8 +16,9 @@ MAX_ID = 2**31 - 1
 # Beyond this page, every offset is past any table we could hold (and still fits a 64-bit OFFSET).
 MAX_PAGE = 10_000_000
 # The shapes the engine and the roles module check, stated here too so that the OpenAPI document says them.
-KEY = validate.Regexp(r"^[a-z][a-z0-9_-]{0,99}$", error="Use 1 to 100 lowercase letters, digits, '-' or '_', "
-                                                       "starting with a letter.")
+KEY = validate.Regexp(r"^(?!validate$)[a-z][a-z0-9_-]{0,99}$",
+                      error="Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not "
+                            "'validate').")
 PRACTICE = validate.Regexp(r"^[a-z][a-z0-9_-]{0,49}$", error="Use a lowercase word like 'change' (at most 50 "
                                                              "characters).")
 PRACTICE_OR_ALL = validate.Regexp(r"^(\*|[a-z][a-z0-9_-]{0,49})$",
@@ -247,7 +248,7 @@ class CompleteRequestSchema(StrictSchema):
 
 
 class AssignRequestSchema(StrictSchema):
-    user = fields.String(required=True)
+    user = fields.String(required=True, validate=USERNAME, metadata={"description": "An active user's name."})
 
 
 class CompletionInstanceSchema(Schema):
@@ -326,7 +327,10 @@ class EventSchema(Schema):
 class MessageRequestSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1))
     correlation_keys = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}."})
+        "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}.",
+        # Each value is a single value, never a list or an object (the validator below says so too).
+        "additionalProperties": {"nullable": True, "oneOf": [{"type": "string"}, {"type": "number"},
+                                                             {"type": "boolean"}]}})
     payload = fields.Dict(keys=fields.String(), load_default=dict)
 
     @validates("correlation_keys")

@@ -39,6 +39,7 @@ from engine.views import (
 from forms import FormDefinition, FormDefinitionError, FormValidationError, validate_submission
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
+RESERVED_KEYS = frozenset({"validate"})  # /api/process-models/validate is the dry-run deploy
 PRACTICE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")  # the practice columns hold 50 characters
 BUSINESS_KEY_PREFIXES = {"change": "CHG", "release": "REL"}
 ACTIVE = (InstanceStatus.RUNNING, InstanceStatus.WAITING)
@@ -101,9 +102,9 @@ class _DeployInput:
         return replace(self, prepared=_Prepared(deployable, latest_id, self._report(engine, deployable)))
 
     def _model_and_latest(self, store: Store, authorize: Authorizer, *, lock: bool = False) -> tuple[Any, Any]:
-        if not KEY_PATTERN.match(self.key):
+        if not KEY_PATTERN.match(self.key) or self.key in RESERVED_KEYS:
             raise InvalidInput("Invalid process key.", errors={"key": [
-                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter."]})
+                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'validate')."]})
         if not PRACTICE_PATTERN.match(self.practice):
             raise InvalidInput("Invalid practice.", errors={"practice": [
                 "Use a lowercase word like 'change' (at most 50 characters)."]})

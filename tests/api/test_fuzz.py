@@ -19,10 +19,10 @@ from tests.api.support import PROBLEM_FIELDS, PROBLEM_JSON, change_request
 ROUTES = [
     ("GET", "/api/me"),
     ("GET", "/api/process-models"),
-    ("GET", "/api/process-models/<string:key>"),
-    ("GET", "/api/process-models/<string:key>/versions"),
-    ("POST", "/api/process-models/<string:key>/versions"),
-    ("GET", "/api/process-models/<string:key>/versions/<id:number>"),
+    ("GET", "/api/process-models/<process_key:key>"),
+    ("GET", "/api/process-models/<process_key:key>/versions"),
+    ("POST", "/api/process-models/<process_key:key>/versions"),
+    ("GET", "/api/process-models/<process_key:key>/versions/<id:number>"),
     ("POST", "/api/process-models/validate"),
     ("GET", "/api/instances"),
     ("POST", "/api/instances"),
@@ -86,7 +86,7 @@ JUNK_BODIES = [
     json.dumps({"name": LONG, "correlation_keys": {"k": 2**70}, "payload": {"k": -(2**70)}}).encode(),
     json.dumps({"reason": LONG, "data": {"divisor": "zero"}}).encode(),
 ]
-QUERY_POSTS = {"/api/process-models/<string:key>/versions"}  # the POSTs that read query parameters too
+QUERY_POSTS = {"/api/process-models/<process_key:key>/versions"}  # the POSTs that read query parameters too
 CONTENT_TYPES = ["application/json", "application/xml", "text/plain", None]
 JUNK_IDS = ["0", "-1", "1.5", "abc", "2147483648", "99999999999999999999", "%00"]
 JUNK_NAMES = ["%00", "a%00b", "x" * 3000, "%C3%28", "..", "%2F", "%E2%80%AE", " ", "CHG-000001"]

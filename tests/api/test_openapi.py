@@ -166,7 +166,8 @@ def test_the_document_states_the_shapes_the_validation_checks(spec):
     assert _body_schema(spec, "/api/users")["username"]["pattern"] == "^[a-z0-9][a-z0-9._-]{0,99}$"
     deploy = _body_schema(spec, "/api/process-models/{key}/versions")
     assert deploy["practice"]["pattern"] == "^[a-z][a-z0-9_-]{0,49}$"
-    assert _body_schema(spec, "/api/process-models/validate")["key"]["pattern"] == "^[a-z][a-z0-9_-]{0,99}$"
+    validated_key = _body_schema(spec, "/api/process-models/validate")["key"]
+    assert validated_key["pattern"] == "^(?!validate$)[a-z][a-z0-9_-]{0,99}$"
     assert _body_schema(spec, "/api/role-assignments")["practice"]["pattern"] == "^(\\*|[a-z][a-z0-9_-]{0,49})$"
 
 
@@ -188,3 +189,17 @@ def test_a_practice_longer_than_its_column_is_refused_at_deploy(http):
                          {"bpmn": diagrams.REVIEW, "practice": "p" * 51})
 
     assert set(assert_problem(response, 422, "validation-failed")["errors"]) == {"practice"}
+
+
+def test_the_dry_run_path_is_no_process_key(client, http):
+    """GET /api/process-models/validate read a process named 'validate', so a 405 there advertised GET."""
+    from tests.api import diagrams
+    from tests.api.support import assert_problem
+
+    response = http.get("/api/process-models/validate", "admin")
+
+    assert_problem(response, 405)
+    assert "GET" not in response.headers["Allow"] and "POST" in response.headers["Allow"]
+    refused = http.post("/api/process-models/validate/versions", "admin",
+                        {"bpmn": diagrams.REVIEW, "practice": "change"})
+    assert set(assert_problem(refused, 422, "validation-failed")["errors"]) == {"key"}
