@@ -1,6 +1,9 @@
 """Changeflow's application factory. ``python app.py`` runs the embedded server on SQLite.
 
-Every app applies the migrations and deploys the processes in ``bpmn/``. The embedded server also creates
+A server starting up applies the migrations and deploys the processes in ``bpmn/``; administrative
+commands (``flask --app app users ...``) do neither: only ``flask --app app migrate`` and ``deploy`` change the
+schema or the deployed diagrams, so a half-edited diagram never goes live because someone listed users. The
+embedded server also creates
 demo users on an empty database (and prints their tokens), fires due timers in a background thread, and
 serves the API on port 5000. Apps made otherwise (``flask --app app ...``, gunicorn) do neither unless
 CHANGEFLOW_DEMO_USERS or CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production
@@ -12,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,20 @@ ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("changeflow")
 
 
+def _serves() -> bool:
+    """Whether this process is a server starting up (``python app.py``, gunicorn, ``flask run``), not an
+    administrative command: only servers (and ``flask migrate``/``deploy``) change the schema or deploy."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        return True
+    arguments = iter(sys.argv[1:])
+    for argument in arguments:  # the first word that is not one of flask's own options is the command
+        if argument in ("--app", "-A", "--env-file", "-e"):
+            next(arguments, None)
+        elif not argument.startswith("-"):
+            return argument == "run"
+    return False
+
+
 def _env_flag(name: str, default: bool) -> bool:
     value = os.environ.get(name)
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
@@ -46,8 +64,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                                                f"sqlite:///{ROOT / 'instance' / 'changeflow.db'}"),
         SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or secrets.token_hex(32),
         CHANGEFLOW_LOG_LEVEL=os.environ.get("CHANGEFLOW_LOG_LEVEL", "INFO"),
-        CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", True),
-        CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", True),
+        CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", _serves()),
+        CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", _serves()),
         CHANGEFLOW_DEMO_USERS=_env_flag("CHANGEFLOW_DEMO_USERS", False),
         CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", False),
         CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),

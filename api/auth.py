@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+
 from flask import Blueprint, Response, g, request
+from sqlalchemy.exc import OperationalError
 
 from api.extension import changeflow
 from api.requests import check_request
 from roles import accounts
 from roles.errors import AuthenticationFailed
+
+log = logging.getLogger(__name__)
 
 
 def authenticate() -> None:
@@ -25,13 +30,18 @@ def authenticate() -> None:
 def record_token_use(response: Response) -> Response:
     """After a successful request, note the token's use (rarely: see ``accounts.LAST_USED_RESOLUTION``).
 
-    Done only on success, so that a failed request leaves the database exactly as it was.
+    Done only on success, so that a failed request leaves the database exactly as it was, and only when
+    no lock stands in the way: a read never waits for a writer (on SQLite, for the whole database) just to
+    note the time. A skipped note is made by a later request.
     """
     token_id = g.pop("record_token_use", None)
     if token_id is not None and response.status_code < 400:
         cf = changeflow()
-        with cf.database.transaction() as session:
-            accounts.record_token_use(session, token_id, now=cf.now())
+        try:
+            with cf.database.writing_nowait() as connection:
+                accounts.record_token_use(connection, token_id, now=cf.now())
+        except OperationalError as error:
+            log.debug("the last use of token %s waits for a later request: %s", token_id, error)
     return response
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import getpass
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -14,8 +16,10 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 
+import migrations
 from api.extension import changeflow
-from engine import SYSTEM_ACTOR, DeployError, EngineError
+from api.people import revoke_assignment
+from engine import DeployError, EngineError, RecordMigration
 from engine.catalog import deploy_folder
 from engine.worker import run_timer_loop
 from roles import accounts
@@ -42,6 +46,11 @@ def clean_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def acting_user() -> str:
+    """Who runs this command, for the audit trail: ``CHANGEFLOW_ACTOR``, else the operating system's user."""
+    return os.environ.get("CHANGEFLOW_ACTOR") or getpass.getuser()
+
+
 users = AppGroup("users", help="Create and list users.")
 roles = AppGroup("roles", help="Grant and revoke roles.")
 tokens = AppGroup("tokens", help="Issue and revoke API tokens.")
@@ -63,7 +72,7 @@ def create_user(username: str, admin: bool, grants: tuple[str, ...], display_nam
     with cf.database.transaction() as session:
         user = accounts.create_user(session, username, now=cf.now(), display_name=display_name, email=email)
         for role, practice in parsed:
-            accounts.grant(session, user, role, practice, granted_by=SYSTEM_ACTOR, now=cf.now())
+            accounts.grant(session, user, role, practice, granted_by=acting_user(), now=cf.now())
         _row, token = accounts.issue_token(session, user, now=cf.now())
     held = ", ".join(f"{role}:{practice}" for role, practice in parsed) or "no roles"
     click.echo(f"Created {username} ({held}). API token (shown once):", err=True)
@@ -90,7 +99,7 @@ def grant_role(username: str, grant: str) -> None:
     cf = changeflow()
     role, practice = accounts.parse_grant(grant)
     with cf.database.transaction() as session:
-        accounts.grant(session, accounts.get_user(session, username), role, practice, granted_by=SYSTEM_ACTOR,
+        accounts.grant(session, accounts.get_user(session, username), role, practice, granted_by=acting_user(),
                        now=cf.now())
     click.echo(f"{username} is {role} of {practice}.")
 
@@ -102,11 +111,11 @@ def grant_role(username: str, grant: str) -> None:
 def revoke_role(username: str, grant: str) -> None:
     """Revoke a role, e.g. `roles revoke alice manager:change`."""
     role, practice = accounts.parse_grant(grant)
-    with changeflow().database.transaction() as session:
+    with changeflow().database.snapshot() as session:
         assignment = accounts.find_assignment(session, accounts.get_user(session, username), role, practice)
         if assignment is None:
             raise click.ClickException(f"{username} does not hold {role}:{practice}.")
-        accounts.revoke(session, assignment.id)
+    revoke_assignment(assignment.id, actor=acting_user())
     click.echo(f"{username} is no longer {role} of {practice}.")
 
 
@@ -138,17 +147,45 @@ def revoke_token(token_id: int) -> None:
     click.echo(f"Token {token_id} revoked.")
 
 
+@click.command("migrate")
+@with_appcontext
+@clean_errors
+def migrate() -> None:
+    """Apply the database migrations (the servers do it at start-up too)."""
+    before, after = _migrate(changeflow())
+    click.echo(f"Database schema at revision {after}" + (" (unchanged)." if before == after else
+                                                         f" (was {before or 'empty'})."))
+
+
 @click.command("deploy")
 @with_appcontext
 @click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path), default=ROOT / "bpmn")
+@click.option("--comment", default=None, help="Why these diagrams change; kept with each new version.")
 @clean_errors
-def deploy(path: Path) -> None:
-    """Deploy the diagrams under PATH (default: bpmn/). Unchanged diagrams keep their version."""
-    for outcome in deploy_folder(changeflow().engine, path, actor=SYSTEM_ACTOR):
+def deploy(path: Path, comment: str | None) -> None:
+    """Apply the migrations, then deploy the diagrams under PATH (default: bpmn/).
+
+    Each diagram is reported as deployed (a new version) or unchanged (identical to its latest version).
+    """
+    cf = changeflow()
+    _migrate(cf)
+    for outcome in deploy_folder(cf.engine, path, actor=acting_user(), comment=comment):
         state = "deployed" if outcome.created else "unchanged"
         click.echo(f"{outcome.key} ({outcome.practice}): version {outcome.version} {state}")
         for warning in outcome.warnings:
             click.echo(f"  warning: {warning}", err=True)
+
+
+def _migrate(cf: Any) -> tuple[str | None, str | None]:
+    """Bring the schema to the latest revision; a change is recorded with who made it. Returns the revisions
+    before and after."""
+    url = cf.database.url.render_as_string(hide_password=False)
+    before = migrations.current(url)
+    migrations.upgrade(url)
+    after = migrations.current(url)
+    if after != before:
+        cf.engine.run(RecordMigration(before, after), actor=acting_user())
+    return before, after
 
 
 @click.command("worker")
@@ -165,5 +202,5 @@ def worker(interval: float) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, roles, tokens, deploy, worker):
+    for command in (users, roles, tokens, migrate, deploy, worker):
         app.cli.add_command(command)

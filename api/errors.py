@@ -104,6 +104,13 @@ def handle_domain_error(error: EngineError | RolesError) -> Response:
 def handle_http_exception(error: HTTPException) -> Response:
     """Werkzeug and webargs errors (bad JSON, failed argument validation, unknown route, 405...)."""
     status = error.code or 500
+    if status >= 500 and status != 503:
+        # Werkzeug's own 500 (what Flask answers for an error outside the view, in an after_request hook)
+        # is a bug like any other: the same problem type, and the cause in the log.
+        original = getattr(error, "original_exception", None) or error
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+        return problem(status, "An unexpected error occurred; it has been logged. Please report it.",
+                       slug="internal-error")
     data = getattr(error, "data", None) or {}
     errors = _flatten(data.get("messages") or data.get("errors"))
     if status == 422 and errors:

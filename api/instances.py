@@ -135,5 +135,11 @@ class Retry(MethodView):
     @blp.response(200, InstanceSchema)
     @problems(blp, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], instance_id: int) -> Any:
-        """Re-run the task an incident stopped at, after merging `data` into it (managers, owners, admins)."""
-        return _lifecycle(RetryInstance(instance_id, data=(body or {}).get("data") or {}))
+        """Re-run the task an incident stopped at, after merging `data` into it (managers, owners, admins).
+
+        When a person's submission failed (in its task's post-script), `data` corrects that submission: it is
+        checked against the task's form, and only someone who may complete the task may send it. Elsewhere
+        `data` may not set a field of any of the process's forms (422).
+        """
+        return _lifecycle(RetryInstance(instance_id, data=(body or {}).get("data") or {},
+                                        authorize_form=authorizer(principal(), Action.COMPLETE)))

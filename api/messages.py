@@ -29,6 +29,7 @@ class Messages(MethodView):
         404 when no instance waits for it (or none you may see), 409 when several do, 422 when the payload
         lacks a value the waiting event correlates on. The answer is the instance after it moved on.
         """
-        command = CorrelateMessage(body["name"], body["correlation_keys"], body["payload"])
+        command = CorrelateMessage(body["name"], body["correlation_keys"], body["payload"],
+                                   practices=principal().visible_practices())
         return changeflow().engine.run(command, actor=principal().username,
                                        authorize=authorizer(principal(), Action.SEND_MESSAGE))

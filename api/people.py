@@ -22,7 +22,7 @@ from api.schemas import (
     UserCreateSchema,
     UserSchema,
 )
-from engine import Listing
+from engine import Conflict, Listing, ReleaseClaims
 from roles import accounts
 from roles.models import RoleAssignment, User
 from roles.policy import ALL_PRACTICES, Action, Role, UserFacts, check
@@ -167,7 +167,23 @@ class RoleAssignmentResource(MethodView):
     @blp.response(204)
     @problems(blp, 403, 404)
     def delete(self, assignment_id: int) -> None:
-        """Take a role away (admins)."""
-        _admin()
-        with changeflow().database.transaction() as session:
-            accounts.revoke(session, assignment_id)
+        """Take a role away (admins). Tasks the user holds and may no longer work on go back to their queue."""
+        revoke_assignment(assignment_id, actor=_admin())
+
+
+def revoke_assignment(assignment_id: int, *, actor: str) -> RoleAssignment:
+    """Take a role away, then give back the tasks its holder may no longer work on (API and CLI)."""
+    cf = changeflow()
+    with cf.database.transaction() as session:
+        assignment = accounts.revoke(session, assignment_id)
+        user = assignment.user
+        remaining = frozenset((held.role, held.practice) for held in user.assignments if held.id != assignment.id)
+    # A second transaction: the engine's. A lost race with someone working on one of the tasks is retried.
+    for attempt in range(3):
+        try:
+            cf.engine.run(ReleaseClaims(user.username, remaining), actor=actor)
+            break
+        except Conflict:
+            if attempt == 2:
+                raise
+    return assignment

@@ -41,7 +41,7 @@ class ProcessModels(MethodView):
         return paged(changeflow().engine.list_models(None, page), page)
 
 
-@blp.route("/<string:key>")
+@blp.route("/<process_key:key>")
 class ProcessModel(MethodView):
     @blp.response(200, ProcessModelSchema)
     @problems(blp, 404)
@@ -50,7 +50,7 @@ class ProcessModel(MethodView):
         return changeflow().engine.model_view(key)
 
 
-@blp.route("/<string:key>/versions")
+@blp.route("/<process_key:key>/versions")
 class Versions(MethodView):
     @blp.arguments(PageArgs, location="query")
     @blp.response(200, VersionSchema(many=True), headers=PAGINATION_HEADERS)
@@ -88,7 +88,7 @@ class Versions(MethodView):
         return _deploy_result(result), 201 if result.created else 200
 
 
-@blp.route("/<string:key>/versions/<id:number>")
+@blp.route("/<process_key:key>/versions/<id:number>")
 class Version(MethodView):
     @blp.response(200, VersionDetailSchema)
     @problems(blp, 404)

@@ -13,9 +13,10 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from api.schemas import MAX_ID
+from engine.sandbox import storable_text_problem
 
 NUL = "\x00"
 
@@ -25,6 +26,14 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Map) -> None:
         super().__init__(map, min=1, max=MAX_ID)
+
+
+class ProcessKeyConverter(BaseConverter):
+    """``<process_key:key>``: a process model key. ``validate`` is not one: ``/api/process-models/validate`` is
+    the dry-run deploy, and without this a GET there read a process named 'validate' (and a 405 there
+    advertised GET, which the OpenAPI document rightly does not list)."""
+
+    regex = r"(?!validate$)[^/]+"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -40,8 +49,9 @@ class StrictJSONProvider(DefaultJSONProvider):
             value = super().loads(s, **kwargs)
         except RecursionError:
             raise ValueError("The JSON is nested too deeply.") from None
-        if _has_nul(value):
-            raise ValueError("The JSON contains a NUL character (\\u0000), which cannot be stored.")
+        problem = _unstorable_text(value)
+        if problem:
+            raise ValueError(f"The JSON contains {problem}, which cannot be stored.")
         return value
 
 
@@ -56,20 +66,22 @@ def _finite_float(text: str) -> float:
     return value
 
 
-def _has_nul(value: Any) -> bool:
-    """Whether a parsed JSON value holds a NUL character in any string or key (iterative: no depth limit)."""
+def _unstorable_text(value: Any) -> str | None:
+    """What in a parsed JSON value no database can store as text (a NUL character, a lone UTF-16
+    surrogate such as "\\ud800"), in any string or key, or None. Iterative: no depth limit."""
     stack = [value]
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if NUL in item:
-                return True
+            problem = storable_text_problem(item)
+            if problem:
+                return problem
         elif isinstance(item, dict):
             stack.extend(item.keys())
             stack.extend(item.values())
         elif isinstance(item, list):
             stack.extend(item)
-    return False
+    return None
 
 
 def check_request() -> None:
@@ -91,4 +103,5 @@ def check_request() -> None:
 def init_app(app: Flask) -> None:
     """Install the id converter (before any route uses it) and the strict JSON parser."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["process_key"] = ProcessKeyConverter
     app.json = StrictJSONProvider(app)

@@ -15,6 +15,16 @@ MAX_PER_PAGE = 200
 MAX_ID = 2**31 - 1
 # Beyond this page, every offset is past any table we could hold (and still fits a 64-bit OFFSET).
 MAX_PAGE = 10_000_000
+# The shapes the engine and the roles module check, stated here too so that the OpenAPI document says them.
+KEY = validate.Regexp(r"^(?!validate$)[a-z][a-z0-9_-]{0,99}$",
+                      error="Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not "
+                            "'validate').")
+PRACTICE = validate.Regexp(r"^[a-z][a-z0-9_-]{0,49}$", error="Use a lowercase word like 'change' (at most 50 "
+                                                             "characters).")
+PRACTICE_OR_ALL = validate.Regexp(r"^(\*|[a-z][a-z0-9_-]{0,49})$",
+                                  error="Use a lowercase word like 'change', or '*' for every practice.")
+USERNAME = validate.Regexp(r"^[a-z0-9][a-z0-9._-]{0,99}$", error="Use 1 to 100 lowercase letters, digits, '.', "
+                                                                  "'_' or '-', starting with a letter or digit.")
 
 
 def id_field(**kwargs: Any) -> fields.Integer:
@@ -69,14 +79,15 @@ class UserSchema(Schema):
 
 
 class UserCreateSchema(StrictSchema):
-    username = fields.String(required=True, metadata={"example": "alice"})
+    username = fields.String(required=True, validate=USERNAME, metadata={"example": "alice"})
     display_name = fields.String(load_default=None, validate=validate.Length(max=200))
     email = fields.Email(load_default=None, validate=validate.Length(max=320))
 
 
 class TokenRequestSchema(StrictSchema):
     expires_at = fields.AwareDateTime(load_default=None, metadata={
-        "description": "When the token stops working (ISO 8601 with a timezone); omit for no expiry."})
+        "description": "When the token stops working (ISO 8601 with a timezone), in the future; omit for no "
+                       "expiry. A moment already past is refused (422)."})
 
 
 class TokenSchema(Schema):
@@ -103,7 +114,8 @@ class RoleAssignmentSchema(Schema):
 class RoleAssignmentCreateSchema(StrictSchema):
     user = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    practice = fields.String(load_default="*", metadata={"description": "A practice such as 'change', or '*'."})
+    practice = fields.String(load_default="*", validate=PRACTICE_OR_ALL, metadata={
+        "description": "A practice such as 'change', or '*'. An admin grant is always for '*'."})
 
 
 class RoleAssignmentQuerySchema(PageArgs):
@@ -143,7 +155,7 @@ class VersionDetailSchema(VersionSchema):
 
 class DeployRequestSchema(StrictSchema):
     bpmn = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML."})
-    practice = fields.String(required=True, metadata={"example": "change"})
+    practice = fields.String(required=True, validate=PRACTICE, metadata={"example": "change"})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
     decisions = fields.List(fields.String(), load_default=None, metadata={
@@ -160,7 +172,7 @@ class DeployRequestSchema(StrictSchema):
 class XmlDeployArgs(Schema):
     """Query parameters when the body is raw BPMN XML (Content-Type: application/xml)."""
 
-    practice = fields.String(load_default=None, metadata={
+    practice = fields.String(load_default=None, validate=PRACTICE, metadata={
         "description": "Required for a new process model; defaults to the model's practice."})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
@@ -169,7 +181,8 @@ class XmlDeployArgs(Schema):
 
 
 class ValidateRequestSchema(DeployRequestSchema):
-    key = fields.String(required=True, metadata={"description": "The process model key to check against."})
+    key = fields.String(required=True, validate=KEY, metadata={
+        "description": "The process model key to check against."})
 
 
 class DeployResultSchema(Schema):
@@ -251,7 +264,7 @@ class CompleteRequestSchema(StrictSchema):
 
 
 class AssignRequestSchema(StrictSchema):
-    user = fields.String(required=True)
+    user = fields.String(required=True, validate=USERNAME, metadata={"description": "An active user's name."})
 
 
 class CompletionInstanceSchema(Schema):
@@ -299,7 +312,7 @@ class InstanceSchema(Schema):
 
 class StartRequestSchema(StrictSchema):
     process = fields.String(required=True, metadata={"example": "normal_change"})
-    version = id_field(load_default=None)
+    version = id_field(load_default=None, strict=True)  # 1.5 is no version (it used to start version 1)
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Initial data; validated against the start event's form when it has one."})
 
@@ -333,7 +346,10 @@ class EventSchema(Schema):
 class MessageRequestSchema(StrictSchema):
     name = fields.String(required=True, validate=validate.Length(min=1))
     correlation_keys = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}."})
+        "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}.",
+        # Each value is a single value, never a list or an object (the validator below says so too).
+        "additionalProperties": {"nullable": True, "oneOf": [{"type": "string"}, {"type": "number"},
+                                                             {"type": "boolean"}]}})
     payload = fields.Dict(keys=fields.String(), load_default=dict)
 
     @validates("correlation_keys")

@@ -19,7 +19,7 @@ from api.schemas import (
     TaskQueryArgs,
     TaskSchema,
 )
-from engine import AssignTask, ClaimTask, CompleteTask, InvalidInput, TaskQuery, TaskStatus, UnclaimTask
+from engine import AssignTask, ClaimTask, CompleteTask, TaskQuery, TaskStatus, UnclaimTask
 from engine.views import AssigneeFacts
 from roles import accounts
 from roles.errors import InvalidValue
@@ -135,9 +135,8 @@ def task_query(caller: Principal, args: dict[str, Any]) -> TaskQuery:
         "assignee": caller.username if assignee == "me" else (None if assignee in (None, "none") else assignee),
     }
     if args["scope"] == "actionable":
-        if state not in (None, TaskStatus.OPEN):
-            raise InvalidInput("Only open tasks can be worked on.",
-                               errors={"state": [f"Use scope=all to list {state.value} tasks."]})
-        return TaskQuery(statuses=(TaskStatus.OPEN,), queues=caller.queues(), workable_by=caller.username,
-                         **filters)
+        # Only open tasks can be worked on: any other state lists nothing here (scope=all lists them). An
+        # empty list rather than a 422, because the OpenAPI document cannot state a rule across parameters.
+        queues = caller.queues() if state in (None, TaskStatus.OPEN) else ()
+        return TaskQuery(statuses=(TaskStatus.OPEN,), queues=queues, workable_by=caller.username, **filters)
     return TaskQuery(statuses=(state or TaskStatus.OPEN,), practices=caller.visible_practices(), **filters)

@@ -34,16 +34,18 @@ class FolderDeployment:
     warnings: tuple[str, ...] = ()  # "element (line n): message", for what does not stop it from running
 
 
-def deploy_folder(engine: Engine, root: Path, *, actor: str,
-                  authorize: Authorizer = allow_all) -> list[FolderDeployment]:
-    """Deploy every ``<practice>/<key>.bpmn`` under ``root``; raises the first ``DeployError``."""
+def deploy_folder(engine: Engine, root: Path, *, actor: str, authorize: Authorizer = allow_all,
+                  comment: str | None = None) -> list[FolderDeployment]:
+    """Deploy every ``<practice>/<key>.bpmn`` under ``root``; raises the first ``DeployError``.
+    ``comment`` goes with each new version (unchanged diagrams keep theirs)."""
     outcomes = []
     for practice_dir in sorted(path for path in root.iterdir() if path.is_dir()):
         tables = {path: path.read_text(encoding="utf-8") for path in sorted(practice_dir.glob("*.dmn"))}
         for diagram in sorted(practice_dir.glob("*.bpmn")):
             bpmn = diagram.read_text(encoding="utf-8")
             decisions = tuple(text for text in tables.values() if _defines_any(text, _called_decisions(bpmn)))
-            command = DeployVersion(key=diagram.stem, practice=practice_dir.name, bpmn=bpmn, decisions=decisions)
+            command = DeployVersion(key=diagram.stem, practice=practice_dir.name, bpmn=bpmn, decisions=decisions,
+                                    comment=comment)
             result = engine.run(command, actor=actor, authorize=authorize)
             warnings = tuple(f"{w['element_id'] or 'document'}"
                              + (f" (line {w['line']})" if w["line"] else "") + f": {w['message']}"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar
 from uuid import UUID
@@ -16,14 +16,15 @@ from uuid import UUID
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.util.task import TaskState
 
-from engine.context import CommandContext
-from engine.deployment import prepare_deployment
+from engine.context import Authorizer, CommandContext, allow_all
+from engine.deployment import Deployable, prepare_deployment
 from engine.errors import Conflict, FormInvalid, InvalidInput, NotFound
 from engine.execution import Execution
 from engine.models import ExternalTask, ProcessInstance, ProcessModel, ProcessVersion
 from engine.runtime import IncidentInfo, canonical_json, json_ready
 from engine.specs import ProcessBundle, all_task_specs, is_human_task, parse_process, task_meta
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
+from engine.store import ALL_PRACTICES, LIVE_TASK, Store
 from engine.views import (
     AssigneeFacts,
     CompletionView,
@@ -40,6 +41,8 @@ from engine.views import (
 from forms import FormDefinition, FormDefinitionError, FormValidationError, validate_submission
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
+RESERVED_KEYS = frozenset({"validate"})  # /api/process-models/validate is the dry-run deploy
+PRACTICE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")  # the practice columns hold 50 characters
 BUSINESS_KEY_PREFIXES = {"change": "CHG", "release": "REL"}
 ACTIVE = (InstanceStatus.RUNNING, InstanceStatus.WAITING)
 
@@ -67,7 +70,21 @@ def validate_form(form: FormDefinition | None, data: Any, *, what: str) -> dict[
 
 
 @dataclass(frozen=True)
+class _Prepared:
+    """What the deploy checks found, before the write transaction: the deployable, and the latest version they
+    were made against (a deploy in between makes them stale)."""
+
+    deployable: Deployable
+    latest_id: int | None
+    report: ValidationReport | None = None
+
+
+@dataclass(frozen=True)
 class _DeployInput:
+    """A diagram to check. ``Engine.run`` calls ``prepare`` first, outside the write transaction: parsing and
+    checking a diagram can take a second, and must not hold the write lock (on SQLite, the whole database's)
+    meanwhile. ``execute`` then only re-checks, under the lock, that nothing changed."""
+
     key: str
     practice: str
     bpmn: str
@@ -75,34 +92,65 @@ class _DeployInput:
     forms: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     default_role: str | None = None  # the role of user tasks outside lanes (else practitioner)
     process_id: str | None = None  # the process to deploy, when the document has several
+    prepared: _Prepared | None = field(default=None, compare=False, repr=False)
 
-    def _checked(self, ctx: CommandContext) -> tuple[Any, ProcessModel | None]:
-        if not KEY_PATTERN.match(self.key):
+    def prepare(self, engine: Any, authorize: Authorizer) -> _DeployInput:
+        """This command with the diagram checked, reading the database in a snapshot only."""
+        with engine.database.snapshot() as session:
+            store = Store(session)
+            model, latest = self._model_and_latest(store, authorize)
+            latest_forms = {key: dict(value) for key, value in (latest.forms if latest else {}).items()}
+            latest_decisions = list(latest.decisions) if latest else []
+            latest_id = latest.id if latest else None
+        deployable = self._check(engine, latest_forms, latest_decisions)
+        return replace(self, prepared=_Prepared(deployable, latest_id, self._report(engine, deployable)))
+
+    def _model_and_latest(self, store: Store, authorize: Authorizer, *, lock: bool = False) -> tuple[Any, Any]:
+        if not KEY_PATTERN.match(self.key) or self.key in RESERVED_KEYS:
             raise InvalidInput("Invalid process key.", errors={"key": [
-                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter."]})
-        if not KEY_PATTERN.match(self.practice):
-            raise InvalidInput("Invalid practice.", errors={"practice": ["Use a lowercase word like 'change'."]})
-        model = ctx.store.get_model(self.key, lock=True)
+                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'validate')."]})
+        if not PRACTICE_PATTERN.match(self.practice):
+            raise InvalidInput("Invalid practice.", errors={"practice": [
+                "Use a lowercase word like 'change' (at most 50 characters)."]})
+        model = store.get_model(self.key, lock=lock)
         if model is not None and model.practice != self.practice:
             raise InvalidInput(f"The process '{self.key}' belongs to the practice '{model.practice}'.",
                                errors={"practice": [f"Must be '{model.practice}' for this process."]})
-        ctx.authorize(ProcessFacts(self.key, self.practice))
-        latest = ctx.store.latest_version(model.id) if model is not None else None
-        decisions = list(self.decisions) if self.decisions is not None else list(latest.decisions if latest else [])
+        authorize(ProcessFacts(self.key, self.practice))
+        latest = store.latest_version(model.id) if model is not None else None
+        return model, latest
+
+    def _check(self, engine: Any, latest_forms: Mapping[str, dict[str, Any]],
+               latest_decisions: list[str]) -> Deployable:
+        decisions = list(self.decisions) if self.decisions is not None else latest_decisions
         uploaded = self._uploaded_forms()
 
         def find_form(key: str) -> FormDefinition | None:
             if key in uploaded:
                 return uploaded[key]
-            form = ctx.engine.find_form(key)
-            if form is None and latest is not None and key in latest.forms:
-                form = FormDefinition.from_dict(key, dict(latest.forms[key]))
+            form = engine.find_form(key)
+            if form is None and key in latest_forms:
+                form = FormDefinition.from_dict(key, latest_forms[key])
             return form
 
-        deployable = prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
-                                        lane_roles=ctx.engine.lane_roles, services=ctx.engine.services,
-                                        default_role=self.default_role, process_id=self.process_id)
-        return deployable, model
+        return prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
+                                  lane_roles=engine.lane_roles, services=engine.services,
+                                  default_role=self.default_role, process_id=self.process_id)
+
+    def _report(self, engine: Any, deployable: Deployable) -> ValidationReport | None:
+        return None
+
+    def _checked(self, ctx: CommandContext) -> tuple[Deployable, ProcessModel | None, _Prepared]:
+        """Under the write lock: the model, and the checks made in ``prepare`` (made now if they were not)."""
+        model, latest = self._model_and_latest(ctx.store, ctx.authorize, lock=True)
+        prepared = self.prepared
+        if prepared is None:  # executed without Engine.run's preparation
+            prepared = self.prepare(ctx.engine, ctx.authorize).prepared
+            assert prepared is not None
+        elif prepared.latest_id != (latest.id if latest else None):
+            raise Conflict(f"The process '{self.key}' got a new version while this diagram was being checked; "
+                           "send it again.")
+        return prepared.deployable, model, prepared
 
     def _uploaded_forms(self) -> dict[str, FormDefinition]:
         forms, errors = {}, {}
@@ -124,7 +172,7 @@ class DeployVersion(_DeployInput):
     comment: str | None = None
 
     def execute(self, ctx: CommandContext) -> DeployResult:
-        deployable, model = self._checked(ctx)
+        deployable, model, _prepared = self._checked(ctx)
         store = ctx.store
         if model is None:
             model = ProcessModel(key=self.key, name=self.name or deployable.name, practice=self.practice,
@@ -156,19 +204,35 @@ class DeployVersion(_DeployInput):
 class ValidateDeployment(_DeployInput):
     """Run every deploy check and store nothing."""
 
-    def execute(self, ctx: CommandContext) -> ValidationReport:
-        deployable, _model = self._checked(ctx)
+    def _report(self, engine: Any, deployable: Deployable) -> ValidationReport | None:
         bundle_tasks = []
         spec, subprocess_specs = parse_process(deployable.process_id, deployable.bpmn_xml, deployable.decisions)
         for task_spec in all_task_specs(spec, subprocess_specs):
             if is_human_task(task_spec):
-                meta = task_meta(task_spec, ctx.engine.lane_roles, deployable.default_role)
+                meta = task_meta(task_spec, engine.lane_roles, deployable.default_role)
                 bundle_tasks.append({"element_id": meta.element_id, "title": meta.title, "role": meta.role,
                                      "role_source": meta.role_source.value, "form_key": meta.form_key,
                                      "separation_of_duties": list(meta.separation)})
         return ValidationReport(deployable.process_id, deployable.name, deployable.sha256,
                                 sorted(deployable.forms), deployable.start_role, bundle_tasks,
                                 [problem.to_dict() for problem in deployable.warnings])
+
+    def execute(self, ctx: CommandContext) -> ValidationReport:
+        _deployable, _model, prepared = self._checked(ctx)
+        assert prepared.report is not None
+        return prepared.report
+
+
+@dataclass(frozen=True)
+class RecordMigration:
+    """Note on the audit trail that the schema moved between two revisions (who ran it is the actor)."""
+
+    before: str | None
+    after: str | None
+
+    def execute(self, ctx: CommandContext) -> None:
+        ctx.store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.MIGRATED, instance_id=None,
+                            data={"from": self.before, "to": self.after})
 
 
 # -- instances ------------------------------------------------------------------------------------
@@ -273,10 +337,18 @@ class CancelInstance:
 
 @dataclass(frozen=True)
 class RetryInstance:
-    """Re-run the task an incident stopped at, optionally with corrected data merged into it."""
+    """Re-run the task an incident stopped at, optionally with corrected data merged into it.
+
+    Corrections never get round a form or separation of duties. When a person's submission failed (in the
+    task's post-script), corrections are a new submission of that task's form: checked field by field, by
+    someone the policy lets complete that task (``authorize_form``, given the task's facts). Anywhere else,
+    corrections may not set a variable that a form of the process collects: a retry must not decide what
+    a person's task decides (``authorized``, say).
+    """
 
     instance_id: int
     data: Mapping[str, Any] = field(default_factory=dict)
+    authorize_form: Authorizer = allow_all
 
     def execute(self, ctx: CommandContext) -> InstanceView:
         execution = Execution.lock(ctx, self.instance_id)
@@ -284,16 +356,37 @@ class RetryInstance:
         execution.require_status(InstanceStatus.ERROR)
         incident = ctx.store.open_incident(execution.instance.id)
         incident_task = incident.task_id if incident is not None else None
+        row = ctx.store.get_task(incident_task) if incident_task is not None else None
+        data = self._corrections(execution, row)
         if incident is not None:
             incident.resolved_at, incident.resolved_by = ctx.now, ctx.actor
-        execution.event(EventType.RETRIED, task_id=incident_task, data=json_ready(dict(self.data)),
+        execution.event(EventType.RETRIED, task_id=incident_task, data=data,
                         incident=incident.id if incident is not None else None)
         execution.instance.status = InstanceStatus.RUNNING
-        row = ctx.store.get_task(incident_task) if incident_task is not None else None
-        failure = execution.run.retry(incident_task, json_ready(dict(self.data)),
+        execution.instance.timer_failures = 0
+        failure = execution.run.retry(incident_task, data,
                                       completed_by_person=row is not None and row.status is TaskStatus.COMPLETED)
         execution.save(failure)
         return execution.view()
+
+    def _corrections(self, execution: Execution, row: Any) -> dict[str, Any]:
+        data = json_ready(dict(self.data))
+        if not data:
+            return {}
+        bundle = execution.bundle
+        form = bundle.form(row.form_key) if row is not None and row.status is TaskStatus.COMPLETED else None
+        if form is not None:
+            self.authorize_form(execution.task_facts(row))
+            spiff_task = execution.run.workflow.get_task_from_id(UUID(row.id))
+            submitted = {f.name: spiff_task.data[f.name] for f in form.fields
+                         if spiff_task.data.get(f.name) is not None}
+            return validate_form(form, {**json_ready(submitted), **data}, what=f"The retried task '{row.title}'")
+        collected = {f.name: each.key for each in bundle.forms.values() for f in each.fields}
+        refused = {name: [f"'{name}' is a field of the form '{collected[name]}'; only that task sets it, not a "
+                          "retry."] for name in data if name in collected}
+        if refused:
+            raise FormInvalid("The retry data sets what a form decides.", errors=refused)
+        return data
 
 
 # -- human tasks ----------------------------------------------------------------------------------
@@ -359,6 +452,34 @@ class UnclaimTask(_TaskCommand):
 
 
 @dataclass(frozen=True)
+class ReleaseClaims:
+    """Give back to their queue the tasks ``username`` holds but may no longer work on, after they lost a role.
+
+    ``grants`` are the (role, practice) pairs the user still holds (practice ``*``: all). Without this, the
+    ex-holder could no longer see the task and everyone else was told it is held, until a manager noticed.
+    """
+
+    username: str
+    grants: frozenset[tuple[str, str]] = frozenset()
+
+    def execute(self, ctx: CommandContext) -> list[str]:
+        released = []
+        for held in ctx.store.tasks_held_by(self.username):
+            if (held.role, held.practice) in self.grants or (held.role, ALL_PRACTICES) in self.grants:
+                continue
+            execution = Execution.lock(ctx, held.instance_id, with_state=False)
+            row = execution.task_row(held.id, held)
+            if row.assignee != self.username or row.status not in LIVE_TASK:
+                continue
+            row.assignee = None
+            execution.touch()
+            execution.event(EventType.UNCLAIMED, task_id=row.id, element_id=row.element_id, previous=self.username,
+                            reason=f"{self.username} no longer holds the role {row.role} of {row.practice}")
+            released.append(row.id)
+        return released
+
+
+@dataclass(frozen=True)
 class AssignTask(_TaskCommand):
     """Give a task to a named user (the policy checks that they may work on it)."""
 
@@ -413,36 +534,80 @@ class CompleteTask(_TaskCommand):
 
 @dataclass(frozen=True)
 class FireTimers:
-    """Fire the due timers of one instance (the worker runs this per due instance)."""
+    """Fire the due timers of one instance (the worker runs this per due instance).
+
+    Returns the element ids of the timers that fired, or None when there was nothing to do: another
+    worker holds or fired it (``skip_locked``), or it was suspended or finished meanwhile.
+    """
 
     instance_id: int
+    skip_locked: bool = False
 
-    def execute(self, ctx: CommandContext) -> list[str]:
-        execution = Execution.lock(ctx, self.instance_id)
+    def execute(self, ctx: CommandContext) -> list[str] | None:
+        execution = Execution.try_lock(ctx, self.instance_id, skip_locked=self.skip_locked)
+        if execution is None:
+            return None
         row = execution.instance
         if not row.status.is_active or row.next_timer_at is None or row.next_timer_at > ctx.now:
-            return []  # another worker fired it first, or it was suspended meanwhile
+            return None
         incident = execution.run.fire_timers()
+        row.timer_failures = 0
         execution.save(incident)
         return list(execution.run.fired_timers)
 
 
+TIMER_ATTEMPTS = 5  # failed passes in a row before an instance's timers become an incident
+TIMER_BACKOFF = timedelta(seconds=30)  # after the first failure; doubled after each further one
+
+
+@dataclass(frozen=True)
+class RecordTimerFailure:
+    """Firing an instance's timers failed unexpectedly: put its next attempt off, and after
+    ``TIMER_ATTEMPTS`` failures in a row stop it with an incident, so it cannot hold up the worker."""
+
+    instance_id: int
+    error_type: str
+    message: str
+    attempts: int = TIMER_ATTEMPTS
+
+    def execute(self, ctx: CommandContext) -> int | None:
+        execution = Execution.try_lock(ctx, self.instance_id, with_state=False)
+        if execution is None or not execution.instance.status.is_active:
+            return None
+        row = execution.instance
+        row.timer_failures = (row.timer_failures or 0) + 1
+        if row.timer_failures >= self.attempts:
+            execution.record_incident(IncidentInfo(
+                task_id=None, element_id=None, error_type=self.error_type,
+                message=f"Firing this instance's timers failed {row.timer_failures} times in a row; the last "
+                        f"error: {self.message}. Retry the instance once the cause is fixed.", line=None))
+            return row.timer_failures
+        row.next_timer_at = ctx.now + TIMER_BACKOFF * 2 ** (row.timer_failures - 1)
+        execution.touch()
+        return row.timer_failures
+
+
 @dataclass(frozen=True)
 class CorrelateMessage:
-    """Deliver a message to the one instance waiting for it with these correlation keys."""
+    """Deliver a message to the one instance waiting for it with these correlation keys.
+
+    Only instances of ``practices`` (the ones the sender may see; None: all) are considered, so the
+    answer never tells a sender about instances of other practices, not even that they exist.
+    """
 
     name: str
     correlation_keys: Mapping[str, Any] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict)
+    practices: tuple[str, ...] | None = None
 
     def execute(self, ctx: CommandContext) -> InstanceView:
         keys = json_ready(dict(self.correlation_keys))
         business_key = keys.pop("business_key", None)
         correlation = canonical_json(keys) if keys or business_key is None else None
-        matches = ctx.store.subscribers(self.name, correlation, business_key, limit=2)
+        matches = ctx.store.subscribers(self.name, correlation, business_key, limit=2, practices=self.practices)
         described = ", ".join(f"{k}={v!r}" for k, v in dict(self.correlation_keys).items()) or "no keys"
         if not matches:
-            raise NotFound(f"No instance is waiting for the message '{self.name}' with {described}.")
+            raise NotFound(f"No instance you may see is waiting for the message '{self.name}' with {described}.")
         if len(matches) > 1:
             more = ", ".join(m.business_key for m in matches)
             raise Conflict(f"Several instances wait for the message '{self.name}' with {described} ({more}, ...); "

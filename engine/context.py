@@ -33,7 +33,9 @@ class CommandContext:
     authorize: Authorizer = allow_all
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    def script_engine(self, business_key: str) -> ScriptEngine:
-        """A script engine for one instance, whose service tasks run inside this command."""
-        services = ServiceContext(self.store, business_key=business_key, actor=self.actor, now=self.now)
+    def script_engine(self, business_key: str, practice: str) -> ScriptEngine:
+        """A script engine for one instance, whose service tasks run inside this command with the rights of
+        that instance (its practice, and the links the service registry declares from it)."""
+        services = ServiceContext(self.store, business_key=business_key, practice=practice, actor=self.actor,
+                                  now=self.now, links=self.engine.services.links)
         return ScriptEngine(self.engine.sandbox, self.engine.services, services, now=self.now)

@@ -44,6 +44,25 @@ class Database:
             yield session
 
     @contextmanager
+    def writing_nowait(self) -> Iterator[Connection]:
+        """A plain connection in a write transaction that never waits for a lock: a write that meets one
+        raises ``OperationalError`` at once. For writes that may be skipped (a token's last use), which
+        must never hold up the request that makes them. Committed when the block ends."""
+        with self.engine.connect() as connection:
+            try:
+                if self.is_sqlite:
+                    connection.exec_driver_sql("PRAGMA busy_timeout=0")  # in a deferred BEGIN: no lock yet
+                else:
+                    connection.exec_driver_sql("SET LOCAL lock_timeout = '1ms'")
+                yield connection
+                connection.commit()
+            finally:
+                connection.rollback()
+                if self.is_sqlite:
+                    connection.exec_driver_sql("PRAGMA busy_timeout=30000")
+                    connection.commit()
+
+    @contextmanager
     def snapshot(self) -> Iterator[Session]:
         """A read-only transaction for queries."""
         with self._readers() as session, session.begin():

@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from sqlalchemy.orm.attributes import flag_modified
 
 from engine.context import SYSTEM_ACTOR, CommandContext
@@ -21,6 +20,7 @@ from engine.runtime import IncidentInfo, ReadyTask, Run
 from engine.specs import REQUESTER, ProcessBundle, TaskMeta
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import LIVE_TASK
+from engine.timers import duration_from
 from engine.views import InstanceFacts, InstanceView, TaskFacts, TaskView
 
 
@@ -44,23 +44,32 @@ class Execution:
     def lock(cls, ctx: CommandContext, instance_id: int, *, with_state: bool = True) -> Execution:
         """Lock the instance's row for this transaction. The workflow is deserialized only when needed;
         commands that never need it (claims, assignments) skip reading its state at all."""
-        instance = ctx.store.get_instance(instance_id, lock=True, with_state=with_state)
-        if instance is None:
+        execution = cls.try_lock(ctx, instance_id, with_state=with_state)
+        if execution is None:
             raise NotFound(f"Instance {instance_id} does not exist.")
+        return execution
+
+    @classmethod
+    def try_lock(cls, ctx: CommandContext, instance_id: int, *, with_state: bool = True,
+                 skip_locked: bool = False) -> Execution | None:
+        """As ``lock``, but None when the instance does not exist (or, with ``skip_locked``, is busy)."""
+        instance = ctx.store.get_instance(instance_id, lock=True, with_state=with_state, skip_locked=skip_locked)
+        if instance is None:
+            return None
         return cls(ctx, instance, ctx.engine.bundle(ctx.store, instance.version_id))
 
     @classmethod
     def create(cls, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
                data: dict[str, Any]) -> Execution:
         workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
-                                script_engine=ctx.script_engine(instance.business_key))
+                                script_engine=ctx.script_engine(instance.business_key, instance.practice))
         workflow.task_tree.data.update(data)
         return cls(ctx, instance, bundle, Run(workflow, bundle, time_budget=ctx.engine.command_time_limit))
 
     @property
     def run(self) -> Run:
         if self._run is None:
-            script_engine = self.ctx.script_engine(self.instance.business_key)
+            script_engine = self.ctx.script_engine(self.instance.business_key, self.instance.practice)
             workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
             self._run = Run(workflow, self.bundle, time_budget=self.ctx.engine.command_time_limit)
         return self._run
@@ -150,6 +159,15 @@ class Execution:
         if self._ready_tasks is None:
             self._ready_tasks = run.ready_human_tasks()
         return self._ready_tasks
+
+    def record_incident(self, incident: IncidentInfo) -> None:
+        """Stop the instance with an incident without running it (the workflow stays as it was saved)."""
+        row = self.instance
+        self._record_incident(incident)
+        row.status, row.next_timer_at = InstanceStatus.ERROR, None
+        self.touch()
+        self.ctx.store.set_task_status(row.id, TaskStatus.SUSPENDED)
+        self.ctx.store.clear_subscriptions(row.id)
 
     def _record_incident(self, incident: IncidentInfo) -> None:
         self.ctx.store.session.add(Incident(
@@ -249,8 +267,7 @@ class Execution:
     def _due_at(self, ready: ReadyTask, meta: TaskMeta) -> datetime | None:
         moments = [ready.due_at] if ready.due_at is not None else []
         if meta.due_in:
-            parsed = TimerEventDefinition.parse_iso_duration(meta.due_in)
-            moments.append(self.ctx.now + TimerEventDefinition.get_timedelta_from_start(parsed, self.ctx.now))
+            moments.append(self.ctx.now + duration_from(meta.due_in, self.ctx.now))
         return min(moments) if moments else None
 
     def _exclusions(self, meta: TaskMeta) -> dict[str, str]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.clock import Clock, SystemClock
-from engine.commands import FireTimers
+from engine.commands import TIMER_ATTEMPTS, FireTimers, RecordTimerFailure
 from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
@@ -66,11 +66,19 @@ class Engine:
 
     # -- commands ----------------------------------------------------------------------------------
 
-    def run(self, command: Command[Result], *, actor: str, authorize: Authorizer = allow_all) -> Result:
-        """Run one command in one transaction. A lost race rolls everything back and raises ``Conflict``."""
+    def run(self, command: Command[Result], *, actor: str, authorize: Authorizer = allow_all,
+            now: datetime | None = None) -> Result:
+        """Run one command in one transaction. A lost race rolls everything back and raises ``Conflict``.
+
+        ``now`` is the command's time when it is not the clock's (the timer worker fires what was due by
+        the moment it was given).
+        """
+        prepare = getattr(command, "prepare", None)
+        if prepare is not None:  # slow checks that only read (parsing a diagram): before the write lock
+            command = prepare(self, authorize)
         try:
             with self.database.transaction() as session:
-                ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=self.clock.now(),
+                ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=now or self.clock.now(),
                                      authorize=authorize)
                 result = command.execute(ctx)
         except StaleDataError as error:
@@ -88,31 +96,42 @@ class Engine:
         return result
 
     def fire_due_timers(self, now: datetime | None = None, *, limit: int = 1000) -> int:
-        """Fire every timer due by ``now``, one instance per transaction; return how many instances moved.
+        """Fire every timer due by ``now``, one instance per command; return how many instances moved.
 
         Several workers may run this at once: each locks a due instance with ``SKIP LOCKED`` (PostgreSQL)
-        or under SQLite's write lock, and re-checks that it is still due, so no timer fires twice.
+        or under SQLite's write lock, and re-checks that it is still due, so no timer fires twice. A
+        conflict leaves the instance for the next pass. Any other failure is logged and recorded on the
+        instance (``RecordTimerFailure``), which puts it off and in the end stops it with an incident: one
+        broken instance never stops the worker nor holds up the others.
         """
         moment = now or self.clock.now()
-        done: list[int] = []
-        while len(done) < limit:
-            instance_id = None
+        with self.database.snapshot() as session:
+            due = Store(session).due_instance_ids(moment, limit)
+        moved = 0
+        for instance_id in due:
             try:
-                with self.database.transaction() as session:
-                    store = Store(session)
-                    due = store.lock_next_due_instance(moment, skip=done)
-                    if due is None:
-                        return len(done)
-                    instance_id = due.id
-                    ctx = CommandContext(engine=self, store=store, actor=SYSTEM_ACTOR, now=moment)
-                    FireTimers(instance_id).execute(ctx)
-            except Exception:
-                if instance_id is None:
-                    raise
-                # One broken instance must not stop the others; it stays due and is logged each pass.
+                fired = self.run(FireTimers(instance_id, skip_locked=True), actor=SYSTEM_ACTOR, now=moment)
+            except Conflict:
+                log.info("the timers of instance %s met a concurrent change; the next pass retries", instance_id)
+                continue
+            except Exception as error:
                 log.exception("firing the timers of instance %s failed", instance_id)
-            done.append(instance_id)
-        return len(done)
+                self._record_timer_failure(instance_id, error, moment)
+                continue
+            if fired is not None:
+                moved += 1
+        return moved
+
+    def _record_timer_failure(self, instance_id: int, error: Exception, moment: datetime) -> None:
+        try:
+            failures = self.run(RecordTimerFailure(instance_id, type(error).__name__, str(error)[:2000]),
+                                actor=SYSTEM_ACTOR, now=moment)
+        except Exception:
+            log.exception("recording the timer failure of instance %s failed too", instance_id)
+            return
+        if failures is not None and failures >= TIMER_ATTEMPTS:
+            log.error("the timers of instance %s failed %d times in a row: it now has an incident",
+                      instance_id, failures)
 
     # -- queries -----------------------------------------------------------------------------------
 

@@ -31,13 +31,22 @@ def check_changes_authorized(context: ServiceContext, change_keys: list[str]) ->
 
 def record_release_outcome(context: ServiceContext, change_keys: list[str], outcome: str,
                            release_key: str | None = None) -> dict[str, Any]:
-    """Write the release's outcome on the audit trail of each change it carried."""
+    """Write the release's outcome on the audit trail of each change it carried.
+
+    The release named is always the calling instance: ``release_key``, if given, must be its own key.
+    Only changes are written to; any other key is skipped like a change that does not exist.
+    """
+    if not isinstance(change_keys, list) or not all(isinstance(key, str) for key in change_keys):
+        raise ServiceError("change_keys must be a list of change business keys")
+    if release_key is not None and release_key != context.business_key:
+        raise ServiceError(f"release_key must be the calling release's own key ({context.business_key}), "
+                           f"not {release_key!r}: a release records only its own outcome")
     recorded = []
     for key in change_keys:
-        if context.find_instance(key) is None:
+        change = context.find_instance(key)
+        if change is None or change.practice != "change":
             continue  # the deployment gate already reported it; closing must not fail over it
-        context.record_event(key, EventType.RELEASE_OUTCOME,
-                             {"release": release_key or context.business_key, "outcome": outcome})
+        context.record_event(key, EventType.RELEASE_OUTCOME, {"release": context.business_key, "outcome": outcome})
         recorded.append(key)
     return {"recorded": recorded}
 
@@ -47,4 +56,5 @@ def itsm_services() -> ServiceRegistry:
     registry = ServiceRegistry()
     registry.register()(check_changes_authorized)
     registry.register()(record_release_outcome)
+    registry.link("release", "change")  # a release carries changes: it reads their status, writes their trail
     return registry

@@ -108,6 +108,9 @@ class ProcessInstance(Base):
     data: Mapped[dict[str, Any]]  # the latest process data, for reads that must not deserialize
     revision: Mapped[int] = mapped_column(Integer)
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    # Passes in a row in which firing this instance's timers failed unexpectedly (not a script's
+    # incident: a bug, a database error). Each failure puts next_timer_at off; too many make an incident.
+    timer_failures: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     # Every UPDATE carries "WHERE revision = <the revision read>" and bumps it; a lost race raises
     # StaleDataError, which the executor turns into a Conflict.

@@ -189,11 +189,12 @@ class Run:
         """
         task = self._task(task_id)
         if task is None:
-            # A runaway names no task: it stopped between steps. The corrections go where the engine goes
-            # on from, the ready tasks, so that a fixed loop condition is seen on the next pass.
+            # No task failed: the instance stopped between steps (a runaway, or timers that failed to fire).
+            # The corrections go where the engine goes on from, the ready tasks, so that a fixed loop
+            # condition is seen on the next pass; then it goes on, firing what fell due meanwhile.
             for ready in self.workflow.get_tasks(state=TaskState.READY, max_depth=_UNLIMITED):
                 ready.data.update(data)
-            return self.advance()
+            return self.fire_timers()
         if task.has_state(TaskState.READY | TaskState.WAITING | TaskState.STARTED):
             task.data.update(data)
             return self.advance()

@@ -16,7 +16,8 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptError
+from engine.deployment import MAX_INSTANCES
+from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptFailure
 from engine.services import ServiceContext, ServiceRegistry
 
 
@@ -55,16 +56,22 @@ class ScriptEngine(PythonScriptEngine):
 
     def evaluate(self, task: Any, expression: str, external_context: dict[str, Any] | None = None) -> Any:
         try:
-            return self.environment.evaluate(expression, task.data, self._context(external_context))
+            value = self.environment.evaluate(expression, task.data, self._context(external_context))
         except SpiffWorkflowException as error:
             error.add_note(f"Error evaluating expression '{expression}'")
             raise
         except Exception as error:
             line = getattr(error, "line", None)
-            raise WorkflowTaskException(
+            wrapped = WorkflowTaskException(
                 f"Error evaluating expression '{expression}': {_describe(error)}",
                 task=task, exception=error, line_number=line,
-            ) from error
+            )
+            raise _named(wrapped, error) from error
+        if expression == getattr(task.task_spec, "cardinality", None) and isinstance(value, int) \
+                and not isinstance(value, bool) and value > MAX_INSTANCES:
+            raise WorkflowTaskException(f"The loop cardinality {value} is more than the {MAX_INSTANCES} instances "
+                                        "a multi-instance task may have.", task=task)
+        return value
 
     def call_service(self, task: Any, operation_name: str, operation_params: dict[str, Any]) -> str:
         # Replaces the library's version, whose error handler refers to an undefined name.
@@ -91,14 +98,14 @@ class ScriptEngine(PythonScriptEngine):
             err.add_note(f"Python script error on line {line_number}: '{error_line}'")
             located: Exception = err
             return located
-        wrapped: Exception = WorkflowTaskException(
+        wrapped: Exception = _named(WorkflowTaskException(
             _describe(err), task=task, exception=err, line_number=line_number, error_line=error_line
-        )
+        ), err)
         return wrapped
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = 0
-        if isinstance(err, ScriptError) and err.line:
+        if getattr(err, "line", None):  # the worker's report of the script's line
             line_number = err.line
         elif isinstance(err, SyntaxError) and err.lineno:
             line_number = err.lineno
@@ -111,6 +118,14 @@ class ScriptEngine(PythonScriptEngine):
         return line_number, error_line
 
 
+def _named(wrapped: WorkflowTaskException, error: Exception) -> WorkflowTaskException:
+    """The incident's error type is the script's: a failure the server could not rebuild names its own."""
+    if isinstance(error, ScriptFailure):
+        wrapped.error_type = error.error_type
+    return wrapped
+
+
 def _describe(error: Exception) -> str:
     text = str(error)
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+    name = error.error_type if isinstance(error, ScriptFailure) else type(error).__name__
+    return f"{name}: {text}" if text else name

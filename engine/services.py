@@ -36,30 +36,43 @@ class InstanceSnapshot:
 
 
 class ServiceContext:
-    """The calling instance and a narrow window on the store, for the duration of one command."""
+    """The calling instance and a narrow window on the store, for the duration of one command.
 
-    def __init__(self, store: Store, *, business_key: str, actor: str, now: datetime) -> None:
+    A service acts with the rights of the instance that calls it, not of the person whose command ran
+    it: it sees and writes to instances of the caller's own practice, and of the practices the registry
+    links the caller's practice to (a release carries changes: ``release -> change``). Any other instance
+    is, to the service, not there.
+    """
+
+    def __init__(self, store: Store, *, business_key: str, practice: str, actor: str, now: datetime,
+                 links: frozenset[tuple[str, str]] = frozenset()) -> None:
         self._store = store
         self.business_key = business_key
+        self.practice = practice
         self.actor = actor
         self.now = now
+        self._links = links
+
+    def reaches(self, practice: str) -> bool:
+        """Whether the calling instance may read and write instances of ``practice``."""
+        return practice == self.practice or (self.practice, practice) in self._links
 
     def savepoint(self) -> AbstractContextManager[Any]:
         """A savepoint around one service call: leaving it by an exception undoes what the service wrote."""
         return self._store.savepoint()
 
     def find_instance(self, business_key: str) -> InstanceSnapshot | None:
-        """Another instance by its business key, or None when there is none."""
+        """Another instance by its business key, or None when there is none the caller may reach."""
         row = self._store.instance_by_business_key(business_key)
-        if row is None:
+        if row is None or not self.reaches(row.practice):
             return None
         return InstanceSnapshot(row.business_key, row.process_key, row.practice, row.status, dict(row.data))
 
     def record_event(self, business_key: str, type: EventType, data: dict[str, Any]) -> None:
         """Append an event to another instance's audit trail, in this command's transaction."""
         row = self._store.instance_by_business_key(business_key)
-        if row is None:
-            raise ServiceError(f"there is no instance {business_key}")
+        if row is None or not self.reaches(row.practice):
+            raise ServiceError(f"there is no instance {business_key} that {self.business_key} may write to")
         self._store.add_event(at=self.now, actor=self.actor, type=type, instance_id=row.id,
                               data={"source": self.business_key, **data})
 
@@ -69,6 +82,11 @@ class ServiceRegistry:
 
     def __init__(self) -> None:
         self._functions: dict[str, ServiceFunction] = {}
+        self.links: frozenset[tuple[str, str]] = frozenset()
+
+    def link(self, source: str, target: str) -> None:
+        """Let services called by instances of practice ``source`` read and write those of ``target``."""
+        self.links = self.links | {(source, target)}
 
     def register(self, name: str | None = None) -> Callable[[ServiceFunction], ServiceFunction]:
         """Decorator: ``@services.register()`` registers a function under its own name."""

@@ -68,3 +68,4 @@ class EventType(StrEnum):
     EXTERNAL_TASK_LOCKED = "external_task_locked"
     EXTERNAL_TASK_COMPLETED = "external_task_completed"
     EXTERNAL_TASK_FAILED = "external_task_failed"
+    MIGRATED = "migrated"  # the schema was migrated (from the command line), by whom and between which revisions

@@ -168,13 +168,15 @@ class Store:
 
     # -- instances ---------------------------------------------------------------------------------
 
-    def get_instance(self, instance_id: int, *, lock: bool = False, with_state: bool = False) -> ProcessInstance | None:
-        """An instance; ``lock`` holds its row until the transaction ends, ``with_state`` reads its state now."""
+    def get_instance(self, instance_id: int, *, lock: bool = False, with_state: bool = False,
+                     skip_locked: bool = False) -> ProcessInstance | None:
+        """An instance; ``lock`` holds its row until the transaction ends, ``with_state`` reads its state now.
+        ``skip_locked``: None when another transaction holds it, instead of waiting (PostgreSQL)."""
         statement = select(ProcessInstance).where(ProcessInstance.id == instance_id)
         if with_state:
             statement = statement.options(undefer(ProcessInstance.state))
         if lock:
-            statement = statement.with_for_update()
+            statement = statement.with_for_update(skip_locked=skip_locked)
         return self.session.scalars(statement).first()
 
     def savepoint(self) -> AbstractContextManager[Any]:
@@ -207,17 +209,13 @@ class Store:
             statement = statement.where(ProcessInstance.business_key == query.business_key)
         return self._page(statement.order_by(ProcessInstance.id.desc()), page)
 
-    def lock_next_due_instance(self, now: datetime, skip: Iterable[int] = ()) -> ProcessInstance | None:
-        """An instance with a due timer, locked; other workers skip it instead of waiting for it."""
-        statement = (select(ProcessInstance)
+    def due_instance_ids(self, now: datetime, limit: int) -> list[int]:
+        """Instances with a timer due by ``now``, the longest overdue first (each is locked when fired)."""
+        statement = (select(ProcessInstance.id)
                      .where(ProcessInstance.next_timer_at <= now)
-                     .order_by(ProcessInstance.next_timer_at)
-                     .limit(1)
-                     .with_for_update(skip_locked=True))
-        skipped = list(skip)
-        if skipped:
-            statement = statement.where(ProcessInstance.id.not_in(skipped))
-        return self.session.scalars(statement).first()
+                     .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+                     .limit(limit))
+        return list(self.session.scalars(statement))
 
     def instance_versions(self, version_ids: Iterable[int]) -> dict[int, ProcessVersion]:
         ids = set(version_ids)
@@ -253,6 +251,13 @@ class Store:
         for task in self.session.scalars(statement):
             result[task.instance_id].append(task)
         return result
+
+    def tasks_held_by(self, username: str) -> list[HumanTask]:
+        """The open (or suspended) tasks ``username`` holds, oldest first."""
+        statement = (select(HumanTask)
+                     .where(HumanTask.assignee == username, HumanTask.status.in_(LIVE_TASK))
+                     .order_by(HumanTask.instance_id, HumanTask.created_at, HumanTask.id))
+        return list(self.session.scalars(statement))
 
     def completers(self, instance_id: int, element_ids: Iterable[str]) -> dict[str, list[str]]:
         """Who completed each of these user tasks in this instance, in order of completion."""
@@ -471,8 +476,11 @@ class Store:
         self.session.execute(delete(MessageSubscription).where(MessageSubscription.instance_id == instance_id))
 
     def subscribers(self, message_name: str, correlation: str | None, business_key: str | None,
-                    limit: int = 10) -> list[ProcessInstance]:
-        """Instances waiting for the message whose correlation (and business key) match."""
+                    limit: int = 10, practices: tuple[str, ...] | None = None) -> list[ProcessInstance]:
+        """Instances waiting for the message whose correlation (and business key) match, in ``practices``
+        only (None: all)."""
+        if practices is not None and not practices:
+            return []
         statement = (select(ProcessInstance)
                      .join(MessageSubscription, MessageSubscription.instance_id == ProcessInstance.id)
                      .where(MessageSubscription.message_name == message_name)
@@ -481,6 +489,8 @@ class Store:
             statement = statement.where(MessageSubscription.correlation == correlation)
         if business_key is not None:
             statement = statement.where(ProcessInstance.business_key == business_key)
+        if practices is not None and ALL_PRACTICES not in practices:
+            statement = statement.where(ProcessInstance.practice.in_(practices))
         return list(self.session.scalars(statement))
 
     # -- paging ------------------------------------------------------------------------------------

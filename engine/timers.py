@@ -12,6 +12,7 @@ import re
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -25,6 +26,43 @@ _ISO_LITERAL = re.compile(r"^(R\d*/.+|P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}([T ][0-
 def _now(my_task: Any) -> datetime:
     moment: datetime = my_task.workflow.script_engine.now()
     return moment
+
+
+MAX_DURATION_DAYS = 36_525  # 100 years: longer durations are mistakes, and the library computes them month by month
+
+
+def parse_duration(text: str) -> dict[str, Any]:
+    """An ISO 8601 duration's components; ``ValueError`` when it does not parse or is over 100 years.
+
+    The library adds up a duration's months one by one, so ``P99999999Y`` would hold a command (and the
+    database's write lock) for most of an hour: the bound is checked from the components, before that.
+    """
+    try:
+        parsed = TimerEventDefinition.parse_iso_duration(text)
+    except Exception as error:  # the library raises bare Exception for bad durations
+        raise ValueError(f"'{text}' is not an ISO 8601 duration such as PT4H or P2D") from error
+    days = (parsed.get("years", 0) * 366 + parsed.get("months", 0) * 31 + parsed.get("weeks", 0) * 7
+            + parsed.get("days", 0) + parsed.get("hours", 0) / 24 + parsed.get("minutes", 0) / 1440
+            + parsed.get("seconds", 0) / 86_400)
+    if days > MAX_DURATION_DAYS:
+        raise ValueError(f"the duration '{text}' is longer than 100 years")
+    return parsed
+
+
+def duration_from(text: str, start: datetime) -> timedelta:
+    """The bounded duration ``text`` measured from ``start`` (months and years have their real lengths)."""
+    return TimerEventDefinition.get_timedelta_from_start(parse_duration(text), start)
+
+
+def check_cycle(text: str) -> None:
+    """``ValueError`` unless ``text`` is an ISO 8601 repeating interval whose durations are bounded."""
+    for part in text.upper().replace("--", "/").split("/")[1:]:
+        if part.startswith("P"):
+            parse_duration(part)
+    try:
+        TimerEventDefinition.parse_iso_recurring_interval(text)
+    except Exception as error:  # the library raises bare Exception for bad intervals
+        raise ValueError(f"'{text}' is not an ISO 8601 repeating interval such as R3/PT1H") from error
 
 
 def literal_text(expression: str) -> str | None:
@@ -61,13 +99,23 @@ def due_at(event_value: Any) -> datetime | None:
     return None
 
 
+def _timer_failed(my_task: Any, error: Exception) -> WorkflowTaskException:
+    """A timer whose value is unusable (an expression gave 'P999999999Y', or text that is no date) is an
+    incident on its event, like a failing script, not an error of the command."""
+    return WorkflowTaskException(f"The timer's value is unusable: {error}", task=my_task, exception=error)
+
+
 class ClockedTimeDate(TimeDateEventDefinition):
     """A timer to a date, e.g. ``planned_start``."""
 
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            event_value = TimerEventDefinition.get_datetime(timer_value(my_task, self.expression)).isoformat()
+            text = timer_value(my_task, self.expression)
+            try:
+                event_value = TimerEventDefinition.get_datetime(text).isoformat()
+            except (ValueError, OverflowError, TypeError) as error:
+                raise _timer_failed(my_task, error) from error
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -81,8 +129,11 @@ class ClockedDuration(DurationTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             start = _now(my_task)
-            parsed = TimerEventDefinition.parse_iso_duration(timer_value(my_task, self.expression))
-            event_value = (start + TimerEventDefinition.get_timedelta_from_start(parsed, start)).isoformat()
+            text = timer_value(my_task, self.expression)
+            try:
+                event_value = (start + duration_from(text, start)).isoformat()
+            except (ValueError, OverflowError) as error:
+                raise _timer_failed(my_task, error) from error
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) <= _now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -96,7 +147,12 @@ class ClockedCycle(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         now = _now(my_task)
         if event_value is None:
-            cycles, start, duration = self._parse_cycle(timer_value(my_task, self.expression), now)
+            text = timer_value(my_task, self.expression)
+            try:
+                check_cycle(text)
+                cycles, start, duration = self._parse_cycle(text, now)
+            except (ValueError, OverflowError) as error:
+                raise _timer_failed(my_task, error) from error
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
         ready = False
         if event_value["cycles"] != 0:
@@ -117,8 +173,7 @@ class ClockedCycle(CycleTimerEventDefinition):
         if len(components) == 2 and components[1].startswith("P"):
             # "R3/PT1H": the library would start from the wall clock; start from ours instead.
             cycles = int(components[0]) if components[0] else -1
-            parsed = TimerEventDefinition.parse_iso_duration(components[1])
-            duration = TimerEventDefinition.get_timedelta_from_start(parsed, now)
+            duration = duration_from(components[1], now)
             return cycles, now + duration, duration
         recurring: tuple[int, datetime, timedelta] = TimerEventDefinition.parse_iso_recurring_interval(expression)
         return recurring

@@ -21,3 +21,16 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Bring the database schema up to ``revision``."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def current(database_url: str) -> str | None:
+    """The revision the database is at (None: not migrated at all)."""
+    from alembic.migration import MigrationContext
+    from sqlalchemy import create_engine
+
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+    finally:
+        engine.dispose()

@@ -11,7 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
 from roles.errors import AlreadyExists, AuthenticationFailed, InvalidValue, UnknownUser
@@ -148,11 +148,9 @@ def authenticate(session: Session | Connection, token: str, *, now: datetime) ->
     return Authentication(Principal(token_row.username, grants, token_row.display_name), token_row.id, stale)
 
 
-def record_token_use(session: Session, token_id: int, *, now: datetime) -> None:
+def record_token_use(session: Session | Connection, token_id: int, *, now: datetime) -> None:
     """Note when a token was last used (callers do it at most every few minutes, after a success)."""
-    row = session.get(ApiToken, token_id)
-    if row is not None:
-        row.last_used_at = now
+    session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now))
 
 
 # -- role assignments -----------------------------------------------------------------------------

@@ -262,8 +262,10 @@ def test_deploy_reports_a_broken_diagram_by_element_and_stores_nothing(app, cli,
 # -- real processes -------------------------------------------------------------------------------------
 
 
-def flask_command(*args: str, database_url: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "CHANGEFLOW_DATABASE_URL": database_url, "CHANGEFLOW_LOG_LEVEL": "WARNING"}
+def flask_command(*args: str, database_url: str, timeout: float = 120,
+                  extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "CHANGEFLOW_DATABASE_URL": database_url, "CHANGEFLOW_LOG_LEVEL": "WARNING",
+                   **(extra_env or {})}
     return subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=environment,
                           capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -338,3 +340,96 @@ def wait_for_task(database: Database, instance_id: int, element_id: str, process
             raise AssertionError(f"the process exited with {process.returncode}: {process.stderr.read()}")
         time.sleep(0.1)
     raise AssertionError(f"{element_id} did not appear within {deadline} s")
+
+
+# -- only migrate and deploy change the schema or the diagrams (issue 9, finding 19) ---------------------
+
+
+def _counts(database_url: str) -> dict[str, int]:
+    database = Database(database_url)
+    try:
+        return {name: len(found) for name, found in _all_rows(database).items()}
+    finally:
+        database.dispose()
+
+
+def _all_rows(database: Database) -> dict[str, list]:
+    from engine.models import Event, ProcessVersion
+
+    with database.snapshot() as session:
+        return {"process_version": list(session.scalars(select(ProcessVersion))),
+                "event": list(session.scalars(select(Event)))}
+
+
+@pytest.mark.parametrize("args", [("--help",), ("users", "list"), ("roles", "--help")])
+def test_administrative_commands_neither_migrate_nor_deploy(database_url, args):
+    result = flask_command(*args, database_url=database_url)
+
+    assert result.returncode == 0, result.stderr
+    assert _counts(database_url) == {"process_version": 0, "event": 0}
+
+
+def test_deploy_reports_truthfully_with_its_comment_and_who_ran_it(database_url):
+    environment_actor = {"CHANGEFLOW_ACTOR": "olivia"}
+
+    first = flask_command("deploy", "--comment", "Quarterly review", database_url=database_url,
+                          extra_env=environment_actor)
+    again = flask_command("deploy", database_url=database_url, extra_env=environment_actor)
+
+    assert first.returncode == 0, first.stderr
+    assert sorted(line.rsplit(" ", 1)[1] for line in first.stdout.splitlines()) == ["deployed"] * 4
+    assert again.returncode == 0 and sorted(again.stdout.splitlines()) == sorted(
+        line.replace("deployed", "unchanged") for line in first.stdout.splitlines())
+    database = Database(database_url)
+    try:
+        found = _all_rows(database)
+    finally:
+        database.dispose()
+    assert {(v.deployed_by, v.comment) for v in found["process_version"]} == {("olivia", "Quarterly review")}
+    assert {(e.type.value, e.actor) for e in found["event"]} == {("deployed", "olivia")}
+
+
+def test_migrate_records_who_ran_it(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+
+    first = flask_command("migrate", database_url=url, extra_env={"CHANGEFLOW_ACTOR": "olivia"})
+    again = flask_command("migrate", database_url=url, extra_env={"CHANGEFLOW_ACTOR": "olivia"})
+
+    assert first.returncode == 0, first.stderr
+    assert "(was empty)" in first.stdout and "(unchanged)" in again.stdout
+    database = Database(url)
+    try:
+        found = _all_rows(database)
+    finally:
+        database.dispose()
+    assert found["process_version"] == []
+    [event] = found["event"]
+    assert (event.type.value, event.actor, event.data["from"]) == ("migrated", "olivia", None)
+
+
+def test_granting_a_role_records_who_granted_it(app, cli, monkeypatch):
+    monkeypatch.setenv("CHANGEFLOW_ACTOR", "olivia")
+    cli("users", "create", "alice")
+
+    assert cli("roles", "grant", "alice", "manager:change").exit_code == 0
+
+    [assignment] = rows(app, "role_assignment")["role_assignment"]
+    assert assignment["granted_by"] == "olivia"
+
+
+@pytest.mark.parametrize("argv, serves", [
+    (["flask", "--app", "app", "run"], True),
+    (["flask", "-A", "app", "--debug", "run", "--port", "5001"], True),
+    (["flask", "--app", "app", "users", "create", "run"], False),  # a user named "run" is no server
+    (["flask", "--app", "app", "--help"], False),
+    (["flask", "--app", "app", "worker"], False),
+])
+def test_only_servers_started_from_the_cli_migrate_and_deploy(monkeypatch, argv, serves):
+    import app as application
+
+    monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
+    monkeypatch.setattr(sys, "argv", argv)
+
+    assert application._serves() is serves
+    monkeypatch.delenv("FLASK_RUN_FROM_CLI")
+    assert application._serves() is True  # gunicorn, python app.py

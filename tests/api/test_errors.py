@@ -8,7 +8,7 @@ import pytest
 
 from roles import accounts
 from roles.models import User
-from tests.api.support import assert_problem, rows
+from tests.api.support import assert_problem, change_request, rows
 
 # HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
 # tests/roles cover the SQL on both).
@@ -26,6 +26,8 @@ MALFORMED_BODIES = {
     "a number too large for a float": b'{"process": "normal_change", "data": {"x": 1e999}}',
     "a NUL character": b'{"process": "normal_change", "data": {"title": "a\\u0000b"}}',
     "a NUL character in a key": b'{"process": "normal_change", "data": {"a\\u0000b": 1}}',
+    "a lone surrogate": b'{"process": "normal_change", "data": {"title": "a\\ud800b"}}',
+    "a lone low surrogate in a key": b'{"process": "normal_change", "data": {"\\udc00": 1}}',
 }
 
 
@@ -37,6 +39,24 @@ def test_a_body_that_is_not_storable_json_is_400_and_changes_nothing(app, http, 
     response = http.post(path, "admin", data=body, content_type="application/json")
 
     assert_problem(response, 400, detail="The body is not valid JSON")
+    assert rows(app) == before
+
+
+def test_a_lone_surrogate_is_400_wherever_text_is_stored(app, http, shipped):
+    """Strict JSON parsers accept "\\ud800"; PostgreSQL refuses it, so every stored text was a way to a 500."""
+    instance = http.post("/api/instances", "change-practitioner",
+                         {"process": "normal_change", "data": change_request()}).get_json()
+    task = instance["tasks"][0]["id"]
+    before = rows(app)
+    attempts = [
+        (f"/api/tasks/{task}/complete", "change-manager", b'{"data": {"assessment_decision": "\\ud800"}}'),
+        ("/api/messages", "change-manager", b'{"name": "approval", "correlation_keys": {"k": "\\ud800"}}'),
+        ("/api/users", "admin", b'{"username": "eve", "display_name": "\\udfff"}'),
+        ("/api/process-models/x/versions", "change-owner", b'{"practice": "change", "bpmn": "<a>\\ud800</a>"}'),
+    ]
+    for path, user, body in attempts:
+        response = http.post(path, user, data=body, content_type="application/json")
+        assert_problem(response, 400, detail="lone UTF-16 surrogate")
     assert rows(app) == before
 
 
@@ -110,6 +130,51 @@ def test_a_successful_call_records_the_tokens_use_and_a_failed_one_does_not(app,
     with cf.database.snapshot() as session:
         user = accounts.get_user(session, "nobody")
         assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [clock.now()]
+
+
+def test_a_read_never_waits_for_a_writer_to_note_the_tokens_use(app, http, people, clock):
+    """Noting a token's use took the write lock after every read: behind a long write, a GET waited 30 s
+    and answered a 500 (issue 9, finding 11). Now the note is skipped when a lock stands in the way."""
+    from sqlalchemy import create_engine, text
+
+    cf = app.extensions["changeflow"]
+    blocker = create_engine(cf.database.url, isolation_level="AUTOCOMMIT")
+    with blocker.connect() as connection:
+        if cf.database.is_sqlite:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # a writer holds the whole database
+        else:
+            connection.exec_driver_sql("BEGIN")
+            connection.execute(text("SELECT id FROM api_token FOR UPDATE"))  # and every token row
+        try:
+            response = http.get("/api/me", "nobody")
+        finally:
+            connection.exec_driver_sql("ROLLBACK")
+    blocker.dispose()
+
+    assert response.status_code == 200 and response.get_json()["username"] == "nobody"
+    with cf.database.snapshot() as session:
+        user = accounts.get_user(session, "nobody")
+        assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [None]  # noted later
+    assert http.get("/api/me", "nobody").status_code == 200
+    with cf.database.snapshot() as session:
+        user = accounts.get_user(session, "nobody")
+        assert [token.last_used_at for token in accounts.tokens_of(session, user)] == [clock.now()]
+
+
+def test_a_500_outside_a_view_is_the_internal_error_problem(app, http, monkeypatch):
+    from api import auth
+
+    def broken(_token_id):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(auth.accounts, "record_token_use", lambda *args, **kwargs: broken(args[1]))
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)  # as in production: Flask answers itself
+
+    response = http.get("/api/me", "nobody")
+
+    body = assert_problem(response, 500, "internal-error")
+    assert "went away" not in response.get_data(as_text=True)
+    assert body["detail"].startswith("An unexpected error occurred")
 
 
 # -- 403, 404, 405, 409, 413, 422 -----------------------------------------------------------------------

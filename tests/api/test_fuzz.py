@@ -22,10 +22,10 @@ pytestmark = pytest.mark.sqlite_only
 ROUTES = [
     ("GET", "/api/me"),
     ("GET", "/api/process-models"),
-    ("GET", "/api/process-models/<string:key>"),
-    ("GET", "/api/process-models/<string:key>/versions"),
-    ("POST", "/api/process-models/<string:key>/versions"),
-    ("GET", "/api/process-models/<string:key>/versions/<id:number>"),
+    ("GET", "/api/process-models/<process_key:key>"),
+    ("GET", "/api/process-models/<process_key:key>/versions"),
+    ("POST", "/api/process-models/<process_key:key>/versions"),
+    ("GET", "/api/process-models/<process_key:key>/versions/<id:number>"),
     ("POST", "/api/process-models/validate"),
     ("GET", "/api/instances"),
     ("POST", "/api/instances"),
@@ -94,7 +94,7 @@ JUNK_BODIES = [
     json.dumps({"name": LONG, "correlation_keys": {"k": 2**70}, "payload": {"k": -(2**70)}}).encode(),
     json.dumps({"reason": LONG, "data": {"divisor": "zero"}}).encode(),
 ]
-QUERY_POSTS = {"/api/process-models/<string:key>/versions"}  # the POSTs that read query parameters too
+QUERY_POSTS = {"/api/process-models/<process_key:key>/versions"}  # the POSTs that read query parameters too
 CONTENT_TYPES = ["application/json", None]
 DEPLOY_CONTENT_TYPES = [*CONTENT_TYPES, "application/xml", "text/plain"]  # deploy reads raw XML bodies too
 JUNK_IDS = ["0", "-1", "1.5", "abc", "2147483648", "99999999999999999999", "%00"]

@@ -278,6 +278,44 @@ def test_retry_reruns_the_failed_step_with_corrected_data(app, http, deploy):
     assert retried["actor"] == "change-manager" and retried["data"]["data"] == {"divisor": 4}
 
 
+IMPLEMENT_THEN_DIVIDE = diagrams.document("implement_process", (
+    '<bpmn:startEvent id="start"/>\n'
+    '<bpmn:userTask id="implement" name="Implement"><bpmn:extensionElements><spiffworkflow:properties>'
+    '<spiffworkflow:property name="formKey" value="change/implementation"/></spiffworkflow:properties>'
+    "<spiffworkflow:postScript>share = 100 / divisor</spiffworkflow:postScript>"
+    "</bpmn:extensionElements></bpmn:userTask>\n"
+    '<bpmn:endEvent id="end"/>\n'
+    '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="implement"/>\n'
+    '<bpmn:sequenceFlow id="f2" sourceRef="implement" targetRef="end"/>\n'
+), lanes=('<bpmn:laneSet id="lanes"><bpmn:lane id="lane_p" name="Practitioner">'
+          "<bpmn:flowNodeRef>start</bpmn:flowNodeRef><bpmn:flowNodeRef>implement</bpmn:flowNodeRef>"
+          "<bpmn:flowNodeRef>end</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>\n"))
+
+
+def test_a_retry_cannot_change_a_persons_answer_without_their_right_or_their_form(app, http, deploy):
+    """Retry data went into the failed task unchecked: a manager could rewrite a practitioner's answer, or
+    set what a form decides on a script's retry (issue 9, finding 18)."""
+    deploy("implement", IMPLEMENT_THEN_DIVIDE)
+    started = http.post("/api/instances", "change-practitioner",
+                        {"process": "implement", "data": {"divisor": 0}}).get_json()
+    task = started["tasks"][0]["id"]
+    failed = http.post(f"/api/tasks/{task}/complete", "change-practitioner",
+                       {"data": {"implementation_outcome": "successful"}}).get_json()
+    assert failed["instance"]["status"] == "error"
+    retry = f"/api/instances/{started['id']}/retry"
+    before = rows(app)
+
+    assert_problem(http.post(retry, "change-manager", {"data": {"implementation_outcome": "failed"}}), 403,
+                   "forbidden", detail="Only a practitioner of change may complete 'Implement'")
+    assert_problem(http.post(retry, "change-manager", {"data": {"divisor": 4}}), 403, "forbidden")
+    assert rows(app) == before
+
+    # Without corrections the manager may retry: the submission stays the practitioner's.
+    again = http.post(retry, "change-manager", {})
+    assert again.status_code == 200 and again.get_json()["status"] == "error"
+    assert again.get_json()["data"]["implementation_outcome"] == "successful"
+
+
 def test_retrying_an_instance_without_an_incident_is_409_and_changes_nothing(app, http, clock):
     started = http.start_change(clock)
     before = rows(app)

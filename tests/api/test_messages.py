@@ -53,7 +53,7 @@ def test_a_message_nobody_waits_for_is_404_and_changes_nothing(app, http, waitin
     response = http.post("/api/messages", "change-manager",
                          {"name": "approval", "correlation_keys": {"change_ref": "C"}, "payload": {}})
 
-    assert_problem(response, 404, "not-found", detail="No instance is waiting for the message 'approval'")
+    assert_problem(response, 404, "not-found", detail="No instance you may see is waiting for the message 'approval'")
     assert rows(app) == before
 
 
@@ -103,3 +103,51 @@ def test_a_message_for_an_instance_of_another_practice_is_404(app, http, waiting
 
     assert_problem(response, 404, "not-found")
     assert rows(app) == before
+
+
+# -- what a message tells a sender about other practices (issue 9, finding 8) ----------------------------
+
+
+@pytest.fixture
+def both_practices(http, deploy, waiting):
+    """Besides the change instances A and B, a release-practice instance waiting for 'approval' with A."""
+    deploy("release_wait", diagrams.WAIT_FOR_APPROVAL, practice="release", user="release-owner")
+    response = http.post("/api/instances", "release-manager", {"process": "release_wait",
+                                                               "data": {"change_ref": "A"}})
+    assert response.status_code == 201 and response.get_json()["business_key"].startswith("REL-")
+    return response.get_json()
+
+
+def test_a_conflict_lists_only_instances_the_sender_may_see(app, http, both_practices):
+    before = rows(app)
+    message = {"name": "approval", "correlation_keys": {"change_ref": "A"}, "payload": {"change_ref": "A", "ok": 1}}
+
+    admin = assert_problem(http.post("/api/messages", "admin", message), 409, "conflict")
+    assert sorted(key[:3] for key in admin["context"]["instances"]) == ["CHG", "REL"]
+    # A change practitioner sees one waiting instance, so the message goes to it: never a list with REL-.
+    delivered = http.post("/api/messages", "change-practitioner", message)
+    assert delivered.status_code == 200 and delivered.get_json()["business_key"].startswith("CHG-")
+    assert http.get(f"/api/instances/{both_practices['id']}", "release-manager").get_json()["status"] == "waiting"
+    assert "REL-" not in delivered.get_data(as_text=True)
+    new_events = rows(app)["event"][len(before["event"]):]
+    assert [(e["type"], e["instance_id"]) for e in new_events] == [
+        ("message_received", delivered.get_json()["id"]), ("instance_completed", delivered.get_json()["id"])]
+
+
+@pytest.mark.parametrize("user", ["nobody", "release-practitioner"])
+def test_a_sender_cannot_tell_whether_hidden_instances_or_values_exist(http, both_practices, waiting, user):
+    """Hidden instance with a matching value, hidden instance by business key, and no instance at all: the
+    same 404 text apart from the sender's own keys."""
+    change = waiting[1]["business_key"] if user == "release-practitioner" else waiting[0]["business_key"]
+    answers = [
+        http.post("/api/messages", user, {"name": "approval", "correlation_keys": keys, "payload": {}})
+        for keys in ({"business_key": change}, {"business_key": "CHG-999999"})
+    ]
+    details = [assert_problem(answer, 404, "not-found")["detail"] for answer in answers]
+    assert details[0].replace(change, "KEY") == details[1].replace("CHG-999999", "KEY")
+    hidden, absent = (
+        http.post("/api/messages", user, {"name": "approval", "correlation_keys": {"change_ref": ref},
+                                          "payload": {}}) for ref in ("B", "Z"))
+    assert assert_problem(hidden, 404)["detail"].replace("'B'", "'?'") == \
+        assert_problem(absent, 404)["detail"].replace("'Z'", "'?'")
+    assert "context" not in hidden.get_json()

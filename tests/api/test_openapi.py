@@ -58,6 +58,26 @@ def test_the_docs_page_is_served(client):
     assert "/api/openapi.json" in response.get_data(as_text=True)
 
 
+def test_the_docs_page_loads_nothing_from_elsewhere(client):
+    """Swagger UI came unpinned from a CDN, without SRI, on the page where admins paste tokens (issue 9,
+    finding 16). The app serves its files now, and the page's policy allows no other origin."""
+    import re
+
+    page = client.get("/api/docs")
+    html = page.get_data(as_text=True)
+
+    assert "//" not in "".join(re.findall(r'(?:src|href)="([^"]*)"', html))
+    assets = re.findall(r'(?:src|href)="(/api/docs/assets/[^"]+)"', html)
+    assert sorted(path.rsplit("/", 1)[1] for path in assets) == [
+        "swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"]
+    for path in assets:
+        with client.get(path) as asset:
+            assert asset.status_code == 200 and len(asset.get_data()) > 1000, path
+    assert "default-src 'self'" in page.headers["Content-Security-Policy"]
+    assert client.get("/api/docs/assets/index.html").status_code == 404
+    assert client.get("/api/docs/assets/../../app.py").status_code == 404
+
+
 def test_every_route_is_in_the_document(app, spec):
     routes = documented_routes(app)
     documented = {(method.upper(), path) for path, method, _operation in operations(spec)}
@@ -135,3 +155,55 @@ def test_list_operations_document_the_pagination_header(spec):
                  "/api/instances/{instance_id}/events", "/api/process-models/{key}/versions"):
         headers = spec["paths"][path]["get"]["responses"]["200"]["headers"]
         assert "X-Pagination" in headers, path
+
+
+# -- the document and the validation say the same (issue 9, finding 15) ------------------------------------
+
+
+def _body_schema(spec, path, method="post"):
+    content = spec["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]
+    name = content["$ref"].rsplit("/", 1)[1]
+    return spec["components"]["schemas"][name]["properties"]
+
+
+def test_the_document_states_the_shapes_the_validation_checks(spec):
+    assert _body_schema(spec, "/api/users")["username"]["pattern"] == "^[a-z0-9][a-z0-9._-]{0,99}$"
+    deploy = _body_schema(spec, "/api/process-models/{key}/versions")
+    assert deploy["practice"]["pattern"] == "^[a-z][a-z0-9_-]{0,49}$"
+    validated_key = _body_schema(spec, "/api/process-models/validate")["key"]
+    assert validated_key["pattern"] == "^(?!validate$)[a-z][a-z0-9_-]{0,99}$"
+    assert _body_schema(spec, "/api/role-assignments")["practice"]["pattern"] == "^(\\*|[a-z][a-z0-9_-]{0,49})$"
+
+
+@pytest.mark.parametrize("version", [1.5, "1", True])
+def test_a_version_that_is_not_an_integer_is_refused_not_rounded(app, http, shipped, version):
+    from tests.api.support import assert_problem, change_request
+
+    response = http.post("/api/instances", "change-practitioner",
+                         {"process": "normal_change", "version": version, "data": change_request()})
+
+    assert set(assert_problem(response, 422, "validation-failed")["errors"]) == {"version"}
+
+
+def test_a_practice_longer_than_its_column_is_refused_at_deploy(http):
+    from tests.api import diagrams
+    from tests.api.support import assert_problem
+
+    response = http.post("/api/process-models/wide/versions", "admin",
+                         {"bpmn": diagrams.REVIEW, "practice": "p" * 51})
+
+    assert set(assert_problem(response, 422, "validation-failed")["errors"]) == {"practice"}
+
+
+def test_the_dry_run_path_is_no_process_key(client, http):
+    """GET /api/process-models/validate read a process named 'validate', so a 405 there advertised GET."""
+    from tests.api import diagrams
+    from tests.api.support import assert_problem
+
+    response = http.get("/api/process-models/validate", "admin")
+
+    assert_problem(response, 405)
+    assert "GET" not in response.headers["Allow"] and "POST" in response.headers["Allow"]
+    refused = http.post("/api/process-models/validate/versions", "admin",
+                        {"bpmn": diagrams.REVIEW, "practice": "change"})
+    assert set(assert_problem(refused, 422, "validation-failed")["errors"]) == {"key"}

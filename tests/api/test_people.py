@@ -283,3 +283,46 @@ def test_only_an_admin_grants_and_revokes_roles(app, http, user):
 
 def test_revoking_an_unknown_assignment_is_404(http):
     assert_problem(http.delete("/api/role-assignments/9999", "admin"), 404, "not-found")
+
+
+# -- losing a role (issue 9, finding 17) --------------------------------------------------------------------
+
+
+def _assignment_id(http, user: str, role: str, practice: str) -> int:
+    held = http.get(f"/api/role-assignments?user={user}", "admin").get_json()
+    [assignment] = [a for a in held if (a["role"], a["practice"]) == (role, practice)]
+    return assignment["id"]
+
+
+def test_losing_a_role_releases_the_tasks_held_in_it(app, http, clock, shipped):
+    started = http.start_change(clock)
+    task = started["tasks"][0]
+    assert task["role"] == "manager"
+    assert http.post(f"/api/tasks/{task['id']}/claim", "change-manager").status_code == 200
+    http.post("/api/role-assignments", "admin", {"user": "change-practitioner-2", "role": "manager",
+                                                 "practice": "change"})
+
+    revoked = http.delete(f"/api/role-assignments/{_assignment_id(http, 'change-manager', 'manager', 'change')}",
+                          "admin")
+
+    assert revoked.status_code == 204
+    released = http.get(f"/api/tasks/{task['id']}", "change-practitioner-2").get_json()
+    assert released["assignee"] is None
+    assert http.post(f"/api/tasks/{task['id']}/claim", "change-practitioner-2").status_code == 200
+    [event] = [e for e in rows(app, "event")["event"] if e["type"] == "unclaimed"]
+    assert (event["actor"], event["task_id"], event["data"]["previous"]) == ("admin", task["id"], "change-manager")
+    assert "no longer holds the role manager of change" in event["data"]["reason"]
+
+
+def test_losing_one_role_keeps_the_tasks_another_grant_still_allows(app, http, clock, shipped):
+    http.post("/api/role-assignments", "admin", {"user": "change-manager", "role": "manager", "practice": "*"})
+    started = http.start_change(clock)
+    task = started["tasks"][0]
+    http.post(f"/api/tasks/{task['id']}/claim", "change-manager")
+    before = rows(app)
+
+    http.delete(f"/api/role-assignments/{_assignment_id(http, 'change-manager', 'manager', 'change')}", "admin")
+
+    assert http.get(f"/api/tasks/{task['id']}", "change-manager").get_json()["assignee"] == "change-manager"
+    after = rows(app)
+    assert after["event"] == before["event"] and after["human_task"] == before["human_task"]

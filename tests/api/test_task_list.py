@@ -108,11 +108,14 @@ def test_filter_by_state_needs_scope_all_for_finished_tasks(http, board):
     http.complete(first["id"], "change-manager", {"assessment_decision": "reject", "assessment_notes": "No."})
 
     completed = http.get("/api/tasks?scope=all&state=completed", "change-practitioner").get_json()
-    refused = http.get("/api/tasks?state=completed", "change-manager")
+    actionable = http.get("/api/tasks?state=completed", "change-manager")
 
     assert first["id"] in [task["id"] for task in completed]
     assert {task["state"] for task in completed} == {"completed"}
-    assert set(assert_problem(refused, 422, "validation-failed")["errors"]) == {"state"}
+    # Only open tasks can be worked on, so the default scope lists none in another state. (It was a 422,
+    # which the OpenAPI document could not state: issue 9, finding 15.)
+    assert actionable.status_code == 200 and actionable.get_json() == []
+    assert json.loads(actionable.headers["X-Pagination"])["total"] == 0
     assert first["id"] not in ids(http.get("/api/tasks?scope=all&state=open", "change-manager"))
 
 

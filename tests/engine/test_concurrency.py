@@ -111,7 +111,7 @@ def test_the_revision_alone_refuses_a_stale_write(engine, database_url, monkeypa
     unlocked = Store.get_instance
     both_read = threading.Barrier(2)
 
-    def read_without_lock(self, instance_id, *, lock=False, with_state=False):
+    def read_without_lock(self, instance_id, *, lock=False, with_state=False, skip_locked=False):
         row = unlocked(self, instance_id, lock=False, with_state=with_state)
         if lock:
             both_read.wait(timeout=30)  # both commands have read revision r before either writes

@@ -286,8 +286,70 @@ def test_each_instance_fires_in_its_own_transaction(engine, clock, monkeypatch):
 
     assert [engine.instance_view(i.id).status for i in others] == [InstanceStatus.COMPLETED] * 2
     view = engine.instance_view(broken.id)
-    assert view.status is InstanceStatus.WAITING and view.next_timer_at is not None  # still due
+    assert view.status is InstanceStatus.WAITING  # nothing it did was kept, and it is tried again later
+    assert view.next_timer_at == clock.now() + timedelta(seconds=30)
     assert timer_events(engine, broken.id) == []
     monkeypatch.setattr(FireTimers, "execute", original)
+    assert engine.fire_due_timers() == 0  # backing off
+    clock.advance(timedelta(seconds=30))
     assert engine.fire_due_timers() == 1
     assert engine.instance_view(broken.id).status is InstanceStatus.COMPLETED
+    assert instance_row(engine, broken.id).timer_failures == 0
+
+
+def test_an_instance_whose_timers_fail_every_pass_backs_off_then_becomes_an_incident(engine, clock, monkeypatch):
+    deploy(engine, PAUSE)
+    broken, healthy = start(engine), start(engine)
+    original = FireTimers.execute
+
+    def fail_for_one(self, ctx):
+        if self.instance_id == broken.id:
+            raise RuntimeError("a bug while firing")
+        return original(self, ctx)
+
+    monkeypatch.setattr(FireTimers, "execute", fail_for_one)
+    clock.advance(timedelta(hours=2))
+    waits = []
+    for _attempt in range(4):
+        engine.fire_due_timers()
+        row = instance_row(engine, broken.id)
+        assert row.status is InstanceStatus.WAITING
+        waits.append(row.next_timer_at - clock.now())
+        clock.advance(waits[-1])
+    assert waits == [timedelta(seconds=30 * 2 ** n) for n in range(4)]
+    assert engine.instance_view(healthy.id).status is InstanceStatus.COMPLETED  # fired on the first pass
+
+    assert engine.fire_due_timers() == 0  # the fifth failure in a row
+
+    view = engine.instance_view(broken.id)
+    assert view.status is InstanceStatus.ERROR and view.next_timer_at is None
+    assert view.incident.error_type == "RuntimeError"
+    assert "failed 5 times in a row" in view.incident.message and "a bug while firing" in view.incident.message
+    assert event_types(engine, broken.id)[-1] is EventType.ERROR
+    assert engine.fire_due_timers(clock.now() + timedelta(days=30)) == 0  # no longer in line
+    monkeypatch.setattr(FireTimers, "execute", original)
+    retried = engine.run(RetryInstance(broken.id), actor="mike")  # fires what fell due meanwhile
+    assert retried.status is InstanceStatus.COMPLETED and retried.incident is None
+    assert len(timer_events(engine, broken.id)) == 1
+
+
+def test_the_timer_loop_logs_a_failed_pass_and_carries_on(engine, monkeypatch, caplog):
+    import threading
+
+    from engine.worker import run_timer_loop
+
+    stop = threading.Event()
+    passes = []
+
+    def flaky(*_args, **_kwargs):
+        passes.append(len(passes))
+        if len(passes) == 1:
+            raise RuntimeError("the database went away")
+        stop.set()
+        return 0
+
+    monkeypatch.setattr(engine, "fire_due_timers", flaky)
+    run_timer_loop(engine, stop, interval=0.01)
+
+    assert passes == [0, 1]
+    assert "the timer pass failed" in caplog.text

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from tests.processes.harness import ProcessRun
+from tests.processes.harness import ProcessRun, enrol
+
+
+@pytest.fixture
+def people(people: Any, client: Any) -> Any:
+    """The shared test users plus a second release manager: the requester of a release may not authorize its
+    deployment (separation of duties), so another manager does."""
+    enrol(client, people, "release-manager-2", "manager:release")
+    return people
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 The release manager plans a release and links the changes it carries; practitioners build and test it until
 the tests pass. The deployment gate lets it through only when change management has authorized every linked
-change. The manager (or, for a high-impact release, the owner) authorizes the deployment; practitioners
+change. Another manager than the one who requested the release (or, for a high-impact release, the owner) authorizes
+the deployment; practitioners
 deploy and verify it, and roll it back when verification fails. Whatever the end, the outcome is written on
 the audit trail of every linked change.
 """
@@ -13,9 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.processes.harness import ProcessRun
+from tests.processes.harness import ProcessRun, enrol
 from tests.processes.samples import REQUEST, STANDARD_REQUEST, authorized_normal_change, release_plan
 
+MANAGERS = ("release-manager", "release-manager-2")
 BUILD_AND_TEST = (
     ("external_task_locked", "release-practitioner", "build_release"),  # the CI worker, with a practitioner's token
     ("external_task_completed", "release-practitioner", "build_release"),
@@ -47,8 +49,8 @@ def linked_changes(start: Any) -> tuple[ProcessRun, ProcessRun]:
 
 
 @pytest.mark.parametrize(("impact", "authorize", "authority"), [
-    ("low", "authorize_deployment", "release-manager"),
-    ("medium", "authorize_deployment", "release-manager"),
+    ("low", "authorize_deployment", "release-manager-2"),
+    ("medium", "authorize_deployment", "release-manager-2"),
     ("high", "authorize_deployment_high_impact", "release-owner"),
 ])
 def test_release_is_built_until_tests_pass_authorized_deployed_verified_and_closed(start, impact, authorize,
@@ -81,7 +83,7 @@ def test_release_is_built_until_tests_pass_authorized_deployed_verified_and_clos
     run.complete("deploy_release", as_="release-practitioner", deployed_version="4.2.0")
     run.expect_tasks({"verify_deployment": "release-practitioner"})
     run.complete("verify_deployment", as_="release-practitioner", verification_result="success")
-    run.expect_tasks({"close_release": "release-manager"})
+    run.expect_tasks({"close_release": MANAGERS})
     run.complete("close_release", as_="release-manager", closure_code="deployed")
 
     run.expect_status("completed")
@@ -116,11 +118,11 @@ def test_release_blocked_by_a_change_in_assessment_passes_the_gate_once_it_is_au
                "changes": [{"business_key": pending.business_key, "exists": True, "status": "running",
                             "authorized": False}]}
     run.expect_data(change_check=blocked)
-    run.expect_tasks({"resolve_unauthorized_changes": "release-manager"})
+    run.expect_tasks({"resolve_unauthorized_changes": MANAGERS})
     run.complete("resolve_unauthorized_changes", as_="release-manager", blocked_action="recheck",
                  blocked_notes="Asked change management.")
     run.expect_data(change_check=blocked)  # still in assessment: blocked again
-    run.expect_tasks({"resolve_unauthorized_changes": "release-manager"})
+    run.expect_tasks({"resolve_unauthorized_changes": MANAGERS})
 
     pending.complete("assess_change", as_="change-manager", assessment_decision="accept")
     pending.complete("authorize_change", as_="change-manager", authorization_decision="authorize")
@@ -129,7 +131,7 @@ def test_release_blocked_by_a_change_in_assessment_passes_the_gate_once_it_is_au
         "all_authorized": True, "problems": [],
         "changes": [{"business_key": pending.business_key, "exists": True, "status": "waiting", "authorized": True}],
     })
-    run.expect_tasks({"authorize_deployment": "release-manager"})
+    run.expect_tasks({"authorize_deployment": "release-manager-2"})
     run.expect_trail(
         ("started", "release-manager"),
         *BUILD_AND_TEST,
@@ -148,7 +150,7 @@ def test_release_blocked_by_an_unknown_change_is_cancelled(start):
         "changes": [{"business_key": standard.business_key, "exists": True, "status": "waiting", "authorized": True},
                     {"business_key": "CHG-000999", "exists": False, "status": None, "authorized": False}],
     })
-    run.expect_tasks({"resolve_unauthorized_changes": "release-manager"})
+    run.expect_tasks({"resolve_unauthorized_changes": MANAGERS})
     run.complete("resolve_unauthorized_changes", as_="release-manager", blocked_action="cancel",
                  blocked_notes="CHG-000999 was a typo; replanning.")
 
@@ -166,7 +168,7 @@ def test_release_blocked_by_an_unknown_change_is_cancelled(start):
 
 
 @pytest.mark.parametrize(("impact", "authorize", "authority"), [
-    ("medium", "authorize_deployment", "release-manager"),
+    ("medium", "authorize_deployment", "release-manager-2"),
     ("high", "authorize_deployment_high_impact", "release-owner"),
 ])
 def test_rejected_deployment_ends_the_release(start, impact, authorize, authority):
@@ -197,7 +199,7 @@ def test_failed_verification_is_rolled_back_reviewed_and_closed(start):
     normal, _standard = linked_changes(start)
     run = start("release", as_="release-manager", data=release_plan(normal.business_key))
     build_and_pass_tests(run)
-    run.complete("authorize_deployment", as_="release-manager", deployment_decision="authorize")
+    run.complete("authorize_deployment", as_="release-manager-2", deployment_decision="authorize")
     run.complete("deploy_release", as_="release-practitioner", deployed_version="4.2.0")
     problem = run.complete("verify_deployment", as_="release-practitioner", verification_result="failed", expect=422)
     assert "verification_notes" in problem["errors"], problem
@@ -206,10 +208,10 @@ def test_failed_verification_is_rolled_back_reviewed_and_closed(start):
 
     run.expect_tasks({"roll_back_release": "release-practitioner"})
     run.complete("roll_back_release", as_="release-practitioner", rollback_notes="Redeployed 4.1.3.")
-    run.expect_tasks({"review_failed_release": "release-manager"})
+    run.expect_tasks({"review_failed_release": MANAGERS})
     run.complete("review_failed_release", as_="release-manager", review_findings="No invoice run in staging.",
                  follow_up_actions="Add an invoice run to the release tests.")
-    run.expect_tasks({"close_release": "release-manager"})
+    run.expect_tasks({"close_release": MANAGERS})
     run.complete("close_release", as_="release-manager", closure_code="rolled_back")
 
     run.expect_status("completed")
@@ -218,7 +220,7 @@ def test_failed_verification_is_rolled_back_reviewed_and_closed(start):
     run.expect_trail(
         ("started", "release-manager"),
         *BUILD_AND_TEST,
-        ("completed", "release-manager", "authorize_deployment"),
+        ("completed", "release-manager-2", "authorize_deployment"),
         ("completed", "release-practitioner", "deploy_release"),
         ("completed", "release-practitioner", "verify_deployment"),
         ("completed", "release-practitioner", "roll_back_release"),
@@ -227,3 +229,32 @@ def test_failed_verification_is_rolled_back_reviewed_and_closed(start):
         ("instance_completed", "release-manager"),
     )
     expect_outcome_on(normal, run, "rolled_back")
+
+
+
+def test_the_manager_who_requested_a_release_may_not_authorize_its_deployment(start):
+    normal, _standard = linked_changes(start)
+    run = start("release", as_="release-manager", data=release_plan(normal.business_key, impact="medium"))
+    build_and_pass_tests(run)
+
+    run.expect_tasks({"authorize_deployment": "release-manager-2"})  # the requester does not even see it
+    problem = run.complete("authorize_deployment", as_="release-manager", deployment_decision="authorize",
+                           expect=403, mentions=f"release-manager requested {run.business_key}")
+    assert problem["type"] == "urn:changeflow:problem:separation-of-duties", problem
+    run.claim("authorize_deployment", as_="release-manager", expect=403)
+    run.complete("authorize_deployment", as_="release-manager-2", deployment_decision="authorize")
+    run.expect_tasks({"deploy_release": "release-practitioner"})
+
+
+def test_an_owner_who_requested_a_high_impact_release_may_not_authorize_its_deployment(start, client, people):
+    lead = enrol(client, people, "release-lead", "manager:release", "owner:release")
+    normal, _standard = linked_changes(start)
+    run = start("release", as_=lead, data=release_plan(normal.business_key, impact="high"))
+    build_and_pass_tests(run)
+
+    run.expect_tasks({"authorize_deployment_high_impact": "release-owner"})
+    problem = run.complete("authorize_deployment_high_impact", as_=lead, deployment_decision="authorize",
+                           expect=403, mentions=f"{lead} requested {run.business_key}")
+    assert problem["type"] == "urn:changeflow:problem:separation-of-duties", problem
+    run.complete("authorize_deployment_high_impact", as_="release-owner", deployment_decision="authorize")
+    run.expect_tasks({"deploy_release": "release-practitioner"})
