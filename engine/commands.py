@@ -130,8 +130,8 @@ class _DeployInput:
                 return uploaded[key]
             form = engine.find_form(key)
             if form is None and key in latest_forms:
-                form = FormDefinition.from_dict(key, latest_forms[key])
-            return form
+                return FormDefinition.from_dict(key, latest_forms[key])
+            return form if isinstance(form, FormDefinition) else None
 
         return prepare_deployment(self.key, self.bpmn, decisions, find_form=find_form,
                                   lane_roles=engine.lane_roles, services=engine.services,
@@ -370,7 +370,7 @@ class RetryInstance:
         return execution.view()
 
     def _corrections(self, execution: Execution, row: Any) -> dict[str, Any]:
-        data = json_ready(dict(self.data))
+        data: dict[str, Any] = json_ready(dict(self.data))
         if not data:
             return {}
         bundle = execution.bundle

@@ -223,8 +223,8 @@ class _Checker:
         try:
             if schema.validate(document):
                 return
-        except etree.LxmlError as error:  # a node the validator cannot handle at all
-            self.problem(f"BPMN schema: the document cannot be validated: {error}")
+        except etree.LxmlError as failure:  # a node the validator cannot handle at all
+            self.problem(f"BPMN schema: the document cannot be validated: {failure}")
             return
         for error in schema.error_log:
             element = self._element_on(document, error.line)

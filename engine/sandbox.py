@@ -44,12 +44,12 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         """The engine's clock, so scripts see the same time as timers (and tests control both)."""
         return self.clock.now()
 
-    def evaluate(self, expression: str, context: dict, external_context: dict | None = None) -> Any:
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
         """Evaluate an expression (a condition, a timer, a DMN entry) against the task data."""
         moment, external = self._split(external_context)
         return self.pool.run("eval", expression, context, external, moment, self.time_limit)
 
-    def execute(self, script: str, context: dict, external_context: dict | None = None) -> bool:
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         """Run a script; on success replace the task data with the variables it leaves behind."""
         moment, external = self._split(external_context)
         result = self.pool.run("exec", script, context, external, moment, self.time_limit)
@@ -57,10 +57,10 @@ class SandboxEnvironment(BasePythonScriptEngineEnvironment):
         context.update(result)
         return True
 
-    def call_service(self, context: dict, **kwargs: Any) -> Any:
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
         raise ScriptError("service tasks are called through the script engine, not the environment")
 
-    def _split(self, external_context: dict | None) -> tuple[datetime, dict[str, Any]]:
+    def _split(self, external_context: dict[str, Any] | None) -> tuple[datetime, dict[str, Any]]:
         """The command's time (from its ``now`` helper, else the clock) and the data-only external context:
         functions cannot cross to the worker, which makes its own ``now()`` and ``today()`` from the time."""
         external = dict(external_context or {})

@@ -32,11 +32,12 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, BinaryIO
 
-from RestrictedPython import compile_restricted_eval, compile_restricted_exec, safe_builtins
+from RestrictedPython.compile import compile_restricted_eval, compile_restricted_exec
 from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
+    safe_builtins,
     safer_getattr,
     safer_getattr_raise,
 )
@@ -164,7 +165,7 @@ def compile_problems(source: str, *, mode: str) -> list[tuple[int | None, str]]:
     """Return ``(line, message)`` for every reason ``source`` does not compile in the sandbox."""
     compiler = compile_restricted_exec if mode == "exec" else compile_restricted_eval
     result = compiler(source, filename=SCRIPT_FILENAME)
-    problems = []
+    problems: list[tuple[int | None, str]] = []
     for error in result.errors:
         match = _LINE_PREFIX.match(error)
         problems.append((int(match.group(1)), error[match.end():]) if match else (None, error))

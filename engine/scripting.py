@@ -105,8 +105,9 @@ class ScriptEngine(PythonScriptEngine):
 
     def get_error_line_number_and_content(self, script: str, err: Exception) -> tuple[int, str]:
         line_number = 0
-        if getattr(err, "line", None):  # the worker's report of the script's line
-            line_number = err.line
+        reported = getattr(err, "line", None)  # the worker's report of the script's line
+        if reported:
+            line_number = int(reported)
         elif isinstance(err, SyntaxError) and err.lineno:
             line_number = err.lineno
         else:

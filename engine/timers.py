@@ -46,12 +46,13 @@ def parse_duration(text: str) -> dict[str, Any]:
             + parsed.get("seconds", 0) / 86_400)
     if days > MAX_DURATION_DAYS:
         raise ValueError(f"the duration '{text}' is longer than 100 years")
-    return parsed
+    return dict(parsed)
 
 
 def duration_from(text: str, start: datetime) -> timedelta:
     """The bounded duration ``text`` measured from ``start`` (months and years have their real lengths)."""
-    return TimerEventDefinition.get_timedelta_from_start(parse_duration(text), start)
+    duration: timedelta = TimerEventDefinition.get_timedelta_from_start(parse_duration(text), start)
+    return duration
 
 
 def check_cycle(text: str) -> None:
