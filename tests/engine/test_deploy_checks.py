@@ -284,7 +284,7 @@ def test_a_due_in_that_is_not_an_iso_duration_is_refused(engine, due_in):
     problems = problems_of(engine, bpmn)
 
     assert problems == [("review", line_of(bpmn, 'id="review"'),
-                         f"dueIn '{due_in}' is not an ISO 8601 duration such as PT4H or P2D.")]
+                         f"dueIn: '{due_in}' is not an ISO 8601 duration such as PT4H or P2D.")]
     _nothing_stored(engine)
 
 

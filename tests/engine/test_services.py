@@ -183,7 +183,8 @@ def test_a_service_writing_to_a_missing_instance_is_an_incident_and_writes_nothi
     instance = start(service_engine)
 
     assert instance.status is InstanceStatus.ERROR and instance.incident.element_id == "lookup"
-    assert instance.incident.message == "Service 'note_on' failed: ServiceError: there is no instance CHG-000099"
+    assert instance.incident.message == ("Service 'note_on' failed: ServiceError: there is no instance CHG-000099 "
+                                         "that CHG-000001 may write to")
     assert EventType.RELEASE_OUTCOME not in event_types(service_engine, instance.id)
 
 
