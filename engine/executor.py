@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -15,7 +15,6 @@ from engine.commands import TIMER_ATTEMPTS, FireTimers, RecordTimerFailure
 from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
-from engine.itsm_services import itsm_services
 from engine.runtime import TIME_BUDGET
 from engine.sandbox import SandboxEnvironment
 from engine.serialization import StateCodec
@@ -36,7 +35,11 @@ class Command(Protocol[Result_co]):
 
 
 class Engine:
-    """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it."""
+    """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it.
+
+    ``services`` are the service tasks' operators and ``business_keys`` the key prefix of each practice
+    (``{"change": "CHG"}``); the application supplies both (``itsm``), the engine defines neither.
+    """
 
     def __init__(
         self,
@@ -46,6 +49,7 @@ class Engine:
         clock: Clock | None = None,
         find_form: Callable[[str], FormDefinition | None] = lambda key: None,
         services: ServiceRegistry | None = None,
+        business_keys: Mapping[str, str] | None = None,
         script_time_limit: float = 2.0,
         command_time_limit: float = TIME_BUDGET,
     ) -> None:
@@ -53,7 +57,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.lane_roles = lane_roles
         self.find_form = find_form
-        self.services = services if services is not None else itsm_services()
+        self.services = services if services is not None else ServiceRegistry()
+        self.business_keys = dict(business_keys or {})
         self.specs = SpecCache(lane_roles)
         self.codec = StateCodec()
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
