@@ -25,7 +25,7 @@ from api.schemas import (
 from engine import Conflict, Listing, ReleaseClaims
 from roles import accounts
 from roles.models import RoleAssignment, User
-from roles.policy import ALL_PRACTICES, Action, Role, UserFacts, check
+from roles.policy import Action, Role, UserFacts, check
 
 blp = protect(Blueprint("people", __name__, url_prefix="/api",
                         description="Who you are; users, tokens and roles (admins)."))
@@ -157,8 +157,7 @@ class RoleAssignments(MethodView):
         cf = changeflow()
         with cf.database.transaction() as session:
             user = accounts.get_user(session, body["user"])
-            practice = body["practice"] if body["role"] != Role.ADMIN else ALL_PRACTICES
-            row = accounts.grant(session, user, body["role"], practice, granted_by=admin, now=cf.now())
+            row = accounts.grant(session, user, body["role"], body["practice"], granted_by=admin, now=cf.now())
             return _assignment_body(row)
 
 

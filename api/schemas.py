@@ -115,7 +115,7 @@ class RoleAssignmentCreateSchema(StrictSchema):
     user = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     practice = fields.String(load_default="*", validate=PRACTICE_OR_ALL, metadata={
-        "description": "A practice such as 'change', or '*'. An admin grant is always for '*'."})
+        "description": "A practice such as 'change', or '*' (the default). An admin grant must be for '*'."})
 
 
 class RoleAssignmentQuerySchema(PageArgs):

@@ -1,7 +1,7 @@
 """external tasks; a default role per process version
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-01 12:10:00
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import sqlalchemy_utc
 
 revision = '0003'
-down_revision = '0001'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 

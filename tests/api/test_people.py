@@ -236,9 +236,15 @@ def test_a_role_for_every_practice(http, shipped, clock):
     assert response.status_code == 201
 
 
-def test_admin_is_a_global_role(http):
-    response = http.post("/api/role-assignments", "admin", {"user": "nobody", "role": "admin", "practice": "change"})
+def test_admin_is_a_global_role_granted_without_a_practice_or_for_every_practice(app, http):
+    before = rows(app, "role_assignment")
+    refused = http.post("/api/role-assignments", "admin", {"user": "nobody", "role": "admin", "practice": "change"})
 
+    # The same rule as the CLI's: an admin grant for one practice is refused, never silently widened.
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {"practice": ["admin is a global role; its practice is '*'."]}
+    assert rows(app, "role_assignment") == before
+    response = http.post("/api/role-assignments", "admin", {"user": "nobody", "role": "admin"})
     assert response.status_code == 201 and response.get_json()["practice"] == "*"
     assert http.get("/api/me", "nobody").get_json()["is_admin"] is True
 
