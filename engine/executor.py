@@ -22,7 +22,7 @@ from engine.services import ServiceRegistry
 from engine.specs import LaneRoles, ProcessBundle, SpecCache
 from engine.states import InstanceStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
-from engine.views import EventView, InstanceView, ModelView, TaskDetail, TaskView, VersionView
+from engine.views import EventView, InstanceFacts, InstanceView, ModelView, TaskDetail, TaskView, VersionView
 from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
@@ -152,13 +152,18 @@ class Engine:
                 raise NotFound(f"Task {task_id} does not exist.")
             return TaskView.of(row)
 
-    def task_detail(self, task_id: str) -> TaskDetail:
-        """A task with its form as JSON Schema (pre-filled from the process data) and that data."""
+    def task_detail(self, task_id: str, *, authorize: Authorizer = allow_all) -> TaskDetail:
+        """A task with its form as JSON Schema (pre-filled from the process data) and that data.
+
+        ``authorize`` sees the task before anything else is read: a caller who may not see it costs one query.
+        """
         with self.database.snapshot() as session:
             store = Store(session)
             row = store.get_task(task_id)
             if row is None:
                 raise NotFound(f"Task {task_id} does not exist.")
+            view = TaskView.of(row)
+            authorize(view)
             instance = store.get_instance(row.instance_id)
             if instance is None:  # the foreign key forbids it; a guard for the type checker and for corruption
                 raise NotFound(f"Task {task_id} belongs to no instance.")
@@ -168,7 +173,7 @@ class Engine:
                 definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
                         "schema": to_json_schema(definition, data)}
-            return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by)
+            return TaskDetail(view, form, data, instance.status, instance.started_by)
 
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:
@@ -186,13 +191,21 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
-            return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
-                                   incident, store.waiting_reasons(row))
+            # The version's number is a column: no need to parse (or even read) its BPMN to learn it.
+            number = store.instance_versions([row.version_id])[row.version_id].number
+            return InstanceView.of(row, number, store.live_tasks(row.id), incident, store.waiting_reasons(row))
 
-    def list_events(self, instance_id: int, page: PageRequest) -> Listing:
+    def list_events(self, instance_id: int, page: PageRequest, *, authorize: Authorizer = allow_all) -> Listing:
+        """A page of the instance's audit trail; ``authorize`` sees the instance first (one cheap query)."""
         with self.database.snapshot() as session:
-            listing = Store(session).list_events(instance_id, page)
-            return Listing([EventView.of(row) for row in listing.items], listing.total)
+            store = Store(session)
+            row = store.get_instance(instance_id)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            authorize(InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by,
+                                    row.status))
+            listing = store.list_events(instance_id, page)
+            return Listing([EventView.of(event) for event in listing.items], listing.total)
 
     def list_models(self, practices: tuple[str, ...] | None, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:
