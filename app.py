@@ -29,6 +29,7 @@ from engine import SYSTEM_ACTOR, Database, Engine
 from engine.catalog import deploy_folder
 from engine.worker import TimerThread
 from forms import load_form_directory
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
@@ -86,7 +87,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     forms = load_form_directory(ROOT / "forms" / "definitions")
     engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
                     find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"],
-                    command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"])
+                    command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"],
+                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
     cli.init_app(app)

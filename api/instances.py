@@ -86,9 +86,10 @@ class Events(MethodView):
     @problems(blp, 404, 422)
     def get(self, args: dict[str, Any], instance_id: int) -> Any:
         """The instance's audit trail, oldest first: who did what, when, with what data."""
-        visible_instance(instance_id)
         page = page_request(args)
-        return paged(changeflow().engine.list_events(instance_id, page), page)
+        events = changeflow().engine.list_events(instance_id, page,
+                                                 authorize=authorizer(principal(), Action.VIEW_INSTANCE))
+        return paged(events, page)
 
 
 def _lifecycle(command: Any) -> Any:

@@ -52,8 +52,7 @@ class Task(MethodView):
     @problems(blp, 404)
     def get(self, task_id: str) -> Any:
         """A task with its form as JSON Schema (pre-filled from the process data) and the data it shows."""
-        detail = changeflow().engine.task_detail(task_id)
-        check(principal(), Action.VIEW_TASK, detail.task)
+        detail = changeflow().engine.task_detail(task_id, authorize=authorizer(principal(), Action.VIEW_TASK))
         return {**asdict(detail.task), "form": detail.form, "data": detail.data,
                 "instance_status": detail.instance_status, "requester": detail.requester}
 

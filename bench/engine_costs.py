@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import CompleteTask, Database, DeployVersion, Engine, StartInstance
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
 from roles.policy import role_for_lane
 
@@ -78,7 +79,7 @@ def main() -> None:
     url = f"sqlite:///{directory / 'engine_costs.db'}"
     upgrade(url)
     database = Database(url)
-    engine = Engine(database, lane_roles=role_for_lane)
+    engine = Engine(database, lane_roles=role_for_lane, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
     engine.run(DeployVersion("two_tasks", "change", BPMN, forms=FORMS), actor="owner")
 
     starts, approvals, implementations = [], [], []

@@ -22,6 +22,7 @@ from pathlib import Path
 from bench.common import calibration_ms, machine
 from engine import Database, Engine, FakeClock
 from engine.sandbox import SandboxEnvironment
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles.policy import role_for_lane
 
 SCRIPT = "total = sum(prices)\nlabel = 'big' if total > 10 else 'small'\ndue = now()"
@@ -69,7 +70,8 @@ def _command_figures(calls: int) -> dict[str, dict[str, float]]:
 
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         migrations.upgrade(url)
-        engine = Engine(Database(url), lane_roles=role_for_lane, clock=FakeClock())
+        engine = Engine(Database(url), lane_roles=role_for_lane, clock=FakeClock(),
+                        services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
         deploy(engine, diagram(start_event() + script_task("work", SCRIPT) + end_event()
                                + flows("start", "work", "end")), forms={})
         figures = {"StartInstance with one script task": _per_call_ms(

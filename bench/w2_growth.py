@@ -28,6 +28,7 @@ from bench.common import (
 from engine import CompleteTask, Database, DeployVersion, Engine, StartInstance
 from engine.models import ProcessInstance
 from forms import FormDefinition
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
 from roles.policy import role_for_lane
 
@@ -39,7 +40,8 @@ def _engine(url: str) -> Engine:
     upgrade(url)
     forms = json.loads((WORKLOADS / "forms.json").read_text())
     definitions = {key: FormDefinition.from_dict(key, value) for key, value in forms.items()}
-    return Engine(Database(url), lane_roles=role_for_lane, find_form=definitions.get)
+    return Engine(Database(url), lane_roles=role_for_lane, find_form=definitions.get,
+                  services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
 
 
 def _state_size(engine: Engine, instance_id: int) -> int:

@@ -43,13 +43,12 @@ from forms import FormDefinition, FormDefinitionError, FormValidationError, vali
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
 RESERVED_KEYS = frozenset({"validate"})  # /api/process-models/validate is the dry-run deploy
 PRACTICE_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,49}$")  # the practice columns hold 50 characters
-BUSINESS_KEY_PREFIXES = {"change": "CHG", "release": "REL"}
 ACTIVE = (InstanceStatus.RUNNING, InstanceStatus.WAITING)
 
 
-def business_key_prefix(practice: str) -> str:
-    """``CHG`` for change, ``REL`` for release, else the practice's first three letters."""
-    return BUSINESS_KEY_PREFIXES.get(practice, re.sub(r"[^A-Z]", "", practice.upper())[:3] or "PRC")
+def business_key_prefix(practice: str, prefixes: Mapping[str, str]) -> str:
+    """The practice's prefix from ``prefixes`` (the application's), else its first three letters."""
+    return prefixes.get(practice) or re.sub(r"[^A-Z]", "", practice.upper())[:3] or "PRC"
 
 
 def validate_form(form: FormDefinition | None, data: Any, *, what: str) -> dict[str, Any]:
@@ -260,7 +259,8 @@ class StartInstance:
         else:
             data = json_ready(dict(self.data))
         instance = ProcessInstance(
-            business_key=store.next_business_key(business_key_prefix(model.practice)), version_id=version.id,
+            business_key=store.next_business_key(business_key_prefix(model.practice, ctx.engine.business_keys)),
+            version_id=version.id,
             process_key=model.key, practice=model.practice, status=InstanceStatus.RUNNING,
             started_by=ctx.actor, started_at=ctx.now, updated_at=ctx.now, state="{}", serializer_version="",
             data=data,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
@@ -15,7 +15,6 @@ from engine.commands import TIMER_ATTEMPTS, FireTimers, RecordTimerFailure
 from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
-from engine.itsm_services import itsm_services
 from engine.runtime import TIME_BUDGET
 from engine.sandbox import SandboxEnvironment
 from engine.serialization import StateCodec
@@ -23,7 +22,7 @@ from engine.services import ServiceRegistry
 from engine.specs import LaneRoles, ProcessBundle, SpecCache
 from engine.states import InstanceStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
-from engine.views import EventView, InstanceView, ModelView, TaskDetail, TaskView, VersionView
+from engine.views import EventView, InstanceFacts, InstanceView, ModelView, TaskDetail, TaskView, VersionView
 from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
@@ -36,7 +35,11 @@ class Command(Protocol[Result_co]):
 
 
 class Engine:
-    """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it."""
+    """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it.
+
+    ``services`` are the service tasks' operators and ``business_keys`` the key prefix of each practice
+    (``{"change": "CHG"}``); the application supplies both (``itsm``), the engine defines neither.
+    """
 
     def __init__(
         self,
@@ -46,6 +49,7 @@ class Engine:
         clock: Clock | None = None,
         find_form: Callable[[str], FormDefinition | None] = lambda key: None,
         services: ServiceRegistry | None = None,
+        business_keys: Mapping[str, str] | None = None,
         script_time_limit: float = 2.0,
         command_time_limit: float = TIME_BUDGET,
     ) -> None:
@@ -53,7 +57,8 @@ class Engine:
         self.clock = clock or SystemClock()
         self.lane_roles = lane_roles
         self.find_form = find_form
-        self.services = services if services is not None else itsm_services()
+        self.services = services if services is not None else ServiceRegistry()
+        self.business_keys = dict(business_keys or {})
         self.specs = SpecCache(lane_roles)
         self.codec = StateCodec()
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
@@ -147,13 +152,18 @@ class Engine:
                 raise NotFound(f"Task {task_id} does not exist.")
             return TaskView.of(row)
 
-    def task_detail(self, task_id: str) -> TaskDetail:
-        """A task with its form as JSON Schema (pre-filled from the process data) and that data."""
+    def task_detail(self, task_id: str, *, authorize: Authorizer = allow_all) -> TaskDetail:
+        """A task with its form as JSON Schema (pre-filled from the process data) and that data.
+
+        ``authorize`` sees the task before anything else is read: a caller who may not see it costs one query.
+        """
         with self.database.snapshot() as session:
             store = Store(session)
             row = store.get_task(task_id)
             if row is None:
                 raise NotFound(f"Task {task_id} does not exist.")
+            view = TaskView.of(row)
+            authorize(view)
             instance = store.get_instance(row.instance_id)
             if instance is None:  # the foreign key forbids it; a guard for the type checker and for corruption
                 raise NotFound(f"Task {task_id} belongs to no instance.")
@@ -163,7 +173,7 @@ class Engine:
                 definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
                         "schema": to_json_schema(definition, data)}
-            return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by)
+            return TaskDetail(view, form, data, instance.status, instance.started_by)
 
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:
@@ -181,13 +191,21 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
-            return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
-                                   incident, store.waiting_reasons(row))
+            # The version's number is a column: no need to parse (or even read) its BPMN to learn it.
+            number = store.instance_versions([row.version_id])[row.version_id].number
+            return InstanceView.of(row, number, store.live_tasks(row.id), incident, store.waiting_reasons(row))
 
-    def list_events(self, instance_id: int, page: PageRequest) -> Listing:
+    def list_events(self, instance_id: int, page: PageRequest, *, authorize: Authorizer = allow_all) -> Listing:
+        """A page of the instance's audit trail; ``authorize`` sees the instance first (one cheap query)."""
         with self.database.snapshot() as session:
-            listing = Store(session).list_events(instance_id, page)
-            return Listing([EventView.of(row) for row in listing.items], listing.total)
+            store = Store(session)
+            row = store.get_instance(instance_id)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            authorize(InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by,
+                                    row.status))
+            listing = store.list_events(instance_id, page)
+            return Listing([EventView.of(event) for event in listing.items], listing.total)
 
     def list_models(self, practices: tuple[str, ...] | None, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:

@@ -30,6 +30,7 @@ from sqlalchemy.engine import make_url
 
 from engine import Database, Engine, FakeClock
 from forms import load_form_directory
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
 from roles.policy import role_for_lane
 
@@ -259,8 +260,9 @@ def shipped_forms() -> dict:
 
 @pytest.fixture
 def engine(database: Database, clock: FakeClock, shipped_forms: dict) -> Engine:
+    """The engine wired as the app wires it (ITSM business keys and services), without Flask."""
     return Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get,
-                  script_time_limit=1.0)
+                  script_time_limit=1.0, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
 
 
 # -- the HTTP API -------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import pytest
 
 from engine import DeployError, DeployVersion, Engine, InstanceStatus, StartInstance
 from engine.deployment import clean_message
+from itsm import BUSINESS_KEY_PREFIXES
 from tests.conformance.diagrams import DMN
 from tests.engine.builder import diagram, end_event, flows, script_task, start_event
 from tests.engine.support import FORMS, deploy, incidents, start
@@ -153,7 +154,7 @@ def test_a_runaway_is_stopped_by_the_wall_time_budget_with_an_incident(database,
     from roles.policy import role_for_lane
 
     engine = Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get,
-                    command_time_limit=0.0)
+                    command_time_limit=0.0, business_keys=BUSINESS_KEY_PREFIXES)
     bpmn = diagram(start_event() + script_task("one", "a = 1") + script_task("two", "b = 2") + end_event()
                    + flows("start", "one", "two", "end"))
     deploy(engine, bpmn)

@@ -20,6 +20,7 @@ from engine import (
     ServiceRegistry,
     TaskStatus,
 )
+from itsm import BUSINESS_KEY_PREFIXES
 from roles.policy import role_for_lane
 from tests.engine.builder import diagram, end_event, flows, service_task, start_event, user_task
 from tests.engine.support import deploy, event_types, events, human_task_rows, incidents, instance_row, start
@@ -73,7 +74,7 @@ def services(inventory: Inventory) -> ServiceRegistry:
 @pytest.fixture
 def service_engine(database, clock, shipped_forms, services: ServiceRegistry) -> Engine:
     return Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get, services=services,
-                  script_time_limit=1.0)
+                  script_time_limit=1.0, business_keys=BUSINESS_KEY_PREFIXES)
 
 
 def _calling(operator: str, parameters: dict[str, str]) -> str:

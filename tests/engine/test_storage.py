@@ -25,7 +25,7 @@ STEPS = diagram(
 def fresh_engine(engine: Engine) -> Engine:
     """Another engine on the same database, with cold caches: what a restarted server would be."""
     return Engine(Database(engine.database.url), lane_roles=role_for_lane, clock=engine.clock,
-                  find_form={}.get, script_time_limit=1.0)
+                  find_form={}.get, script_time_limit=1.0, services=engine.services, business_keys=engine.business_keys)
 
 
 def test_the_state_holds_no_spec_and_records_its_format(engine):

@@ -24,6 +24,7 @@ from engine.runtime import Run
 from engine.scripting import ScriptEngine
 from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.store import Store
+from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles.policy import role_for_lane
 from tests.engine.builder import diagram, end_event, flows, script_task, start_event, user_task
 from tests.faults.servers import Api, Server, prepare_database, timer_worker
@@ -102,7 +103,8 @@ class Burst:
 
 def check_consistency(url: str) -> dict[str, Any]:
     """Saved state, task rows and events agree for every instance; returns what it found."""
-    engine = Engine(Database(url), lane_roles=role_for_lane)
+    engine = Engine(Database(url), lane_roles=role_for_lane, services=itsm_services(),
+                    business_keys=BUSINESS_KEY_PREFIXES)
     try:
         with engine.database.snapshot() as session:
             store = Store(session)
@@ -172,7 +174,8 @@ def test_killing_the_server_mid_burst_loses_nothing_acknowledged(fresh_database_
 
 def test_killing_timer_workers_mid_pass_fires_every_timer_exactly_once(fresh_database_url):
     prepare_database(fresh_database_url)
-    engine = Engine(Database(fresh_database_url), lane_roles=role_for_lane)
+    engine = Engine(Database(fresh_database_url), lane_roles=role_for_lane, services=itsm_services(),
+                    business_keys=BUSINESS_KEY_PREFIXES)
     from tests.engine.support import deploy
 
     deploy(engine, WAKE_UP, key="wake_up", forms={})
