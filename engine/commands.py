@@ -269,7 +269,7 @@ class StartInstance:
         store.session.flush()
         execution = Execution.create(ctx, instance, bundle, data)
         execution.event(EventType.STARTED, version=version.number, data=data)
-        incident = execution.run.advance()
+        incident = execution.live.advance()
         execution.save(incident)
         return execution.view()
 
@@ -329,7 +329,7 @@ class CancelInstance:
         incident = ctx.store.open_incident(execution.instance.id)
         if incident is not None:
             incident.resolved_at, incident.resolved_by = ctx.now, ctx.actor
-        execution.run.cancel()
+        execution.live.cancel()
         execution.save(status=InstanceStatus.CANCELLED)
         execution.event(EventType.CANCELLED, reason=self.reason)
         return execution.view()
@@ -364,7 +364,7 @@ class RetryInstance:
                         incident=incident.id if incident is not None else None)
         execution.instance.status = InstanceStatus.RUNNING
         execution.instance.timer_failures = 0
-        failure = execution.run.retry(incident_task, data,
+        failure = execution.live.retry(incident_task, data,
                                       completed_by_person=row is not None and row.status is TaskStatus.COMPLETED)
         execution.save(failure)
         return execution.view()
@@ -377,7 +377,7 @@ class RetryInstance:
         form = bundle.form(row.form_key) if row is not None and row.status is TaskStatus.COMPLETED else None
         if form is not None:
             self.authorize_form(execution.task_facts(row))
-            spiff_task = execution.run.workflow.get_task_from_id(UUID(row.id))
+            spiff_task = execution.live.workflow.get_task_from_id(UUID(row.id))
             submitted = {f.name: spiff_task.data[f.name] for f in form.fields
                          if spiff_task.data.get(f.name) is not None}
             return validate_form(form, {**json_ready(submitted), **data}, what=f"The retried task '{row.title}'")
@@ -514,8 +514,8 @@ class CompleteTask(_TaskCommand):
             raise Conflict(f"The task '{row.title}' is held by {row.assignee}.", task_id=row.id,
                            assignee=row.assignee)
         data = validate_form(execution.bundle.form(row.form_key), self.data, what=f"The task '{row.title}'")
-        run = execution.run
-        spiff_task = run.workflow.get_task_from_id(UUID(row.id))
+        live_workflow = execution.live
+        spiff_task = live_workflow.workflow.get_task_from_id(UUID(row.id))
         if not spiff_task.has_state(TaskState.READY):
             raise Conflict(f"The task '{row.title}' is not ready in the process.", task_id=row.id)
         row.status, row.completed_by, row.completed_at = TaskStatus.COMPLETED, ctx.actor, ctx.now
@@ -523,7 +523,7 @@ class CompleteTask(_TaskCommand):
         execution.completed_elements.append((row.element_id, ctx.actor))
         execution.closed_tasks.append((row.id, bool(row.separation)))
         execution.event(EventType.COMPLETED, task_id=row.id, element_id=row.element_id, data=data)
-        incident = run.complete_task(row.id, data, completed_by=ctx.actor)
+        incident = live_workflow.complete_task(row.id, data, completed_by=ctx.actor)
         execution.save(incident)
         view = execution.view()
         return CompletionView(InstanceSummary(view.id, view.business_key, view.status), view.tasks)
@@ -550,10 +550,10 @@ class FireTimers:
         row = execution.instance
         if not row.status.is_active or row.next_timer_at is None or row.next_timer_at > ctx.now:
             return None
-        incident = execution.run.fire_timers()
+        incident = execution.live.fire_timers()
         row.timer_failures = 0
         execution.save(incident)
-        return list(execution.run.fired_timers)
+        return list(execution.live.fired_timers)
 
 
 TIMER_ATTEMPTS = 5  # failed passes in a row before an instance's timers become an incident
@@ -615,25 +615,27 @@ class CorrelateMessage:
         execution = Execution.lock(ctx, matches[0].id)
         ctx.authorize(execution.facts())
         execution.require_status(*ACTIVE)
-        run = execution.run
-        waiting = [(task, definition) for task, definition in run.waiting_messages() if definition.name == self.name]
+        live_workflow = execution.live
+        waiting = [(task, definition) for task, definition in live_workflow.waiting_messages()
+                   if definition.name == self.name]
         if not waiting:
             raise Conflict(f"{execution.instance.business_key} no longer waits for '{self.name}'.")
         task, definition = waiting[0]
         payload = json_ready(dict(self.payload))
-        self._check_payload(run, definition, payload, keys)
+        self._check_payload(live_workflow, definition, payload, keys)
         correlations = definition.get_correlations(task, payload)
-        run.workflow.send_event(BpmnEvent(definition, payload=payload, correlations=correlations))
+        live_workflow.workflow.send_event(BpmnEvent(definition, payload=payload, correlations=correlations))
         execution.event(EventType.MESSAGE_RECEIVED, task_id=str(task.id), element_id=task.task_spec.bpmn_id,
                         message=self.name, correlation_keys=json_ready(dict(self.correlation_keys)),
                         payload=payload)
-        execution.save(run.advance())
+        execution.save(live_workflow.advance())
         return execution.view()
 
-    def _check_payload(self, run: Any, definition: Any, payload: dict[str, Any], keys: dict[str, Any]) -> None:
+    def _check_payload(self, live_workflow: Any, definition: Any, payload: dict[str, Any],
+                       keys: dict[str, Any]) -> None:
         """The library writes the payload into the task before it fails on a missing correlation property,
         so check every property against the payload first."""
-        environment = run.workflow.script_engine.environment
+        environment = live_workflow.workflow.script_engine.environment
         errors: dict[str, list[str]] = {}
         for prop in definition.correlation_properties:
             try:
@@ -739,14 +741,14 @@ class CompleteExternalTask(_ExternalTaskCommand):
         meta = execution.bundle.external_tasks.get(row.element_id)
         form = execution.bundle.form(meta.form_key) if meta is not None else None
         variables = validate_variables(form, self.variables)
-        run = execution.run
-        spiff_task = run.workflow.get_task_from_id(UUID(row.id))
+        live_workflow = execution.live
+        spiff_task = live_workflow.workflow.get_task_from_id(UUID(row.id))
         if not spiff_task.has_state(TaskState.READY):
             raise Conflict(f"The external task '{row.title}' is not ready in the process.", task_id=row.id)
         row.status, row.completed_at = ExternalTaskStatus.COMPLETED, ctx.now
         execution.event(EventType.EXTERNAL_TASK_COMPLETED, task_id=row.id, element_id=row.element_id,
                         worker_id=self.worker_id, data=variables)
-        execution.save(run.complete_task(row.id, variables))
+        execution.save(live_workflow.complete_task(row.id, variables))
         view = execution.view()
         return CompletionView(InstanceSummary(view.id, view.business_key, view.status), view.tasks)
 

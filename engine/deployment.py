@@ -101,7 +101,7 @@ def prepare_deployment(key: str, bpmn_xml: str, decisions: list[str], *, find_fo
     """
     checker = _Checker(bpmn_xml, decisions, find_form, lane_roles, services)
     checker.default_role = default_role
-    deployable = checker.run(key, process_id)
+    deployable = checker.check(key, process_id)
     if checker.problems or deployable is None:
         raise DeployError(checker.problems)
     return deployable
@@ -131,7 +131,7 @@ class _Checker:
             line = self.lines.get(element_id)
         self.warnings.append(Problem(clean_message(message), element_id, line))
 
-    def run(self, key: str, wanted: str | None = None) -> Deployable | None:
+    def check(self, key: str, wanted: str | None = None) -> Deployable | None:
         if not self._check_sizes():
             return None
         document = self._parse_xml()

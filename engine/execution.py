@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import flag_modified
 from engine.context import SYSTEM_ACTOR, CommandContext
 from engine.errors import Conflict, NotFound
 from engine.models import ExternalTask, HumanTask, Incident, ProcessInstance
-from engine.runtime import IncidentInfo, ReadyTask, Run
+from engine.runtime import IncidentInfo, LiveWorkflow, ReadyTask
 from engine.specs import REQUESTER, ProcessBundle, TaskMeta
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.store import LIVE_TASK
@@ -28,11 +28,11 @@ class Execution:
     """One instance within one command: its locked row, its parsed version and (on demand) its workflow."""
 
     def __init__(self, ctx: CommandContext, instance: ProcessInstance, bundle: ProcessBundle,
-                 run: Run | None = None) -> None:
+                 workflow: LiveWorkflow | None = None) -> None:
         self.ctx = ctx
         self.instance = instance
         self.bundle = bundle
-        self._run = run
+        self._workflow = workflow
         self.completed_elements: list[tuple[str, str]] = []  # (element id, completer) in this command
         self.closed_tasks: list[tuple[str, bool]] = []  # (task id, has duty rules) completed in this command
         self._live: list[HumanTask] | None = None  # the live task rows, once this command has synced them
@@ -64,15 +64,15 @@ class Execution:
         workflow = BpmnWorkflow(bundle.spec, dict(bundle.subprocess_specs),
                                 script_engine=ctx.script_engine(instance.business_key, instance.practice))
         workflow.task_tree.data.update(data)
-        return cls(ctx, instance, bundle, Run(workflow, bundle, time_budget=ctx.engine.command_time_limit))
+        return cls(ctx, instance, bundle, LiveWorkflow(workflow, bundle, time_budget=ctx.engine.command_time_limit))
 
     @property
-    def run(self) -> Run:
-        if self._run is None:
+    def live(self) -> LiveWorkflow:
+        if self._workflow is None:
             script_engine = self.ctx.script_engine(self.instance.business_key, self.instance.practice)
             workflow = self.ctx.engine.codec.loads(self.instance.state, self.bundle, script_engine)
-            self._run = Run(workflow, self.bundle, time_budget=self.ctx.engine.command_time_limit)
-        return self._run
+            self._workflow = LiveWorkflow(workflow, self.bundle, time_budget=self.ctx.engine.command_time_limit)
+        return self._workflow
 
     def facts(self) -> InstanceFacts:
         row = self.instance
@@ -112,52 +112,52 @@ class Execution:
 
     def save(self, incident: IncidentInfo | None = None, *, status: InstanceStatus | None = None) -> None:
         """Write the workflow back and make every mirror table agree with it."""
-        run, row, now = self.run, self.instance, self.ctx.now
-        for element_id in run.fired_timers:  # timers are nobody's doing, even when a command set them off
+        live_workflow, row, now = self.live, self.instance, self.ctx.now
+        for element_id in live_workflow.fired_timers:  # timers are nobody's doing, even when a command set them off
             self.event(EventType.TIMER_FIRED, actor=SYSTEM_ACTOR, element_id=element_id)
         if incident is not None:
             self._record_incident(incident)
             status = InstanceStatus.ERROR
         elif status is None:
-            status = self._derived_status(run)
+            status = self._derived_status(live_workflow)
             if status is InstanceStatus.WAITING:
-                stalled = run.stalled()
+                stalled = live_workflow.stalled()
                 if stalled is not None:  # nothing from outside can move it on: say so instead of waiting forever
                     self._record_incident(stalled)
                     status = InstanceStatus.ERROR
         if status not in (InstanceStatus.ERROR,):
-            run.compact()
-        row.state = self.ctx.engine.codec.dumps(run.workflow)
+            live_workflow.compact()
+        row.state = self.ctx.engine.codec.dumps(live_workflow.workflow)
         row.serializer_version = self.ctx.engine.codec.version  # a migrated state is saved in today's format
-        row.data = run.data()
+        row.data = live_workflow.data()
         row.status = status
         self.touch()
-        row.next_timer_at = run.next_timer_at() if status.is_active else None
+        row.next_timer_at = live_workflow.next_timer_at() if status.is_active else None
         if status.is_final and row.ended_at is None:
             row.ended_at = now
             if status is InstanceStatus.COMPLETED:
-                self.event(EventType.INSTANCE_COMPLETED, steps=run.steps[-50:])
-        self._sync_tasks(run, status)
+                self.event(EventType.INSTANCE_COMPLETED, steps=live_workflow.steps[-50:])
+        self._sync_tasks(live_workflow, status)
         if self.bundle.external_tasks:
-            self._sync_external(run, status)
+            self._sync_external(live_workflow, status)
         if not self.bundle.has_messages:
             return
         if status.is_active:
-            self.ctx.store.replace_subscriptions(row.id, run.subscriptions())
+            self.ctx.store.replace_subscriptions(row.id, live_workflow.subscriptions())
         else:
             self.ctx.store.clear_subscriptions(row.id)
 
-    def _derived_status(self, run: Run) -> InstanceStatus:
+    def _derived_status(self, live_workflow: LiveWorkflow) -> InstanceStatus:
         if self.instance.status is InstanceStatus.SUSPENDED:
             return InstanceStatus.SUSPENDED
-        if run.is_finished():
+        if live_workflow.is_finished():
             return InstanceStatus.COMPLETED
-        return InstanceStatus.RUNNING if self._ready(run) else InstanceStatus.WAITING
+        return InstanceStatus.RUNNING if self._ready(live_workflow) else InstanceStatus.WAITING
 
-    def _ready(self, run: Run) -> list[ReadyTask]:
+    def _ready(self, live_workflow: LiveWorkflow) -> list[ReadyTask]:
         """The ready user tasks, read off the workflow once per save (it is a walk of the task tree)."""
         if self._ready_tasks is None:
-            self._ready_tasks = run.ready_human_tasks()
+            self._ready_tasks = live_workflow.ready_human_tasks()
         return self._ready_tasks
 
     def record_incident(self, incident: IncidentInfo) -> None:
@@ -178,8 +178,8 @@ class Execution:
         self.event(EventType.ERROR, task_id=incident.task_id, element_id=incident.element_id,
                    error_type=incident.error_type, message=incident.message, line=incident.line)
 
-    def _sync_tasks(self, run: Run, status: InstanceStatus) -> None:
-        ready = {task.id: task for task in self._ready(run)} if not status.is_final else {}
+    def _sync_tasks(self, live_workflow: LiveWorkflow, status: InstanceStatus) -> None:
+        ready = {task.id: task for task in self._ready(live_workflow)} if not status.is_final else {}
         task_status = TaskStatus.OPEN if status is InstanceStatus.RUNNING else TaskStatus.SUSPENDED
         store = self.ctx.store
         live = [task for task in store.live_tasks(self.instance.id) if task.status in LIVE_TASK]
@@ -204,13 +204,13 @@ class Execution:
                     store.add_exclusions(task.id, {completer: reason})
         self._live = [task for task in live if task.status in LIVE_TASK]
 
-    def _sync_external(self, run: Run, status: InstanceStatus) -> None:
+    def _sync_external(self, live_workflow: LiveWorkflow, status: InstanceStatus) -> None:
         """The open external-task rows are exactly the ready external service tasks.
 
         Rows stay open while the instance is suspended or stopped by an incident (the queue skips inactive
         instances); a row that failed for good opens again once a retry readies its task again.
         """
-        ready = {task.id: task for task in run.ready_external_tasks()} if not status.is_final else {}
+        ready = {task.id: task for task in live_workflow.ready_external_tasks()} if not status.is_final else {}
         store, row = self.ctx.store, self.instance
         # Rows this command finished are not flushed yet: the query still returns them.
         existing = {task.id: task for task in store.unfinished_external_tasks(row.id)
@@ -248,7 +248,7 @@ class Execution:
             # votes once). Naming its own element makes each completion bar the completer from the
             # instances still open (see _sync_tasks); instances opened later are barred here.
             task.separation = [*task.separation, meta.element_id]
-            for sibling in self.run.siblings(ready.id):
+            for sibling in self.live.siblings(ready.id):
                 done = store.get_task(sibling)
                 if done is not None and done.completed_by:
                     barred.setdefault(done.completed_by, self._once_reason(meta.title, done.completed_by))

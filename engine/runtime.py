@@ -63,7 +63,7 @@ class RunawayProcess(WorkflowException):
     """The process took more automatic steps than one command allows: most likely an endless loop."""
 
 
-class Run:
+class LiveWorkflow:
     """A workflow being advanced by one command."""
 
     def __init__(self, workflow: BpmnWorkflow, bundle: ProcessBundle, *, time_budget: float = TIME_BUDGET) -> None:
@@ -78,7 +78,7 @@ class Run:
     # -- moving on ---------------------------------------------------------------------------------
 
     def advance(self) -> IncidentInfo | None:
-        """Run engine steps until only people, timers or messages can move the instance on."""
+        """LiveWorkflow engine steps until only people, timers or messages can move the instance on."""
         budget = [STEP_BUDGET]
         if self._deadline is None:
             self._deadline = time.monotonic() + self.time_budget
@@ -182,7 +182,7 @@ class Run:
 
     def retry(self, task_id: str | None, data: dict[str, Any], *, completed_by_person: bool = False
               ) -> IncidentInfo | None:
-        """Run the failed task again, after merging corrected data into it.
+        """LiveWorkflow the failed task again, after merging corrected data into it.
 
         ``completed_by_person``: the task is a user task a person completed before it failed (in its
         post-script), so the retry completes it again instead of reopening it.

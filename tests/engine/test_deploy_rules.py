@@ -172,7 +172,7 @@ def test_a_process_that_calls_itself_is_stopped_by_the_budget_even_past_the_depl
     """Deploy refuses call cycles; the budget is the second line, for steps that each get slower."""
     from SpiffWorkflow.bpmn import BpmnWorkflow
 
-    from engine.runtime import Run
+    from engine.runtime import LiveWorkflow
     from engine.sandbox import SandboxEnvironment
     from engine.scripting import ScriptEngine
     from engine.specs import ProcessBundle, parse_process
@@ -181,7 +181,7 @@ def test_a_process_that_calls_itself_is_stopped_by_the_budget_even_past_the_depl
                    + flows("start", "again", "end"))
     spec, subprocess_specs = parse_process("proc", bpmn, [])
     workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=ScriptEngine(SandboxEnvironment(clock)))
-    run = Run(workflow, ProcessBundle(1, 1, "proc", "proc", spec, subprocess_specs, {}), time_budget=0.5)
+    run = LiveWorkflow(workflow, ProcessBundle(1, 1, "proc", "proc", spec, subprocess_specs, {}), time_budget=0.5)
 
     incident = run.advance()
 

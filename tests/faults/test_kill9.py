@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from engine import Database, Engine, StartInstance
 from engine.models import Event, HumanTask, Incident, ProcessInstance
-from engine.runtime import Run
+from engine.runtime import LiveWorkflow
 from engine.scripting import ScriptEngine
 from engine.states import EventType, InstanceStatus, TaskStatus
 from engine.store import Store
@@ -124,7 +124,7 @@ def check_consistency(url: str) -> dict[str, Any]:
                 full = store.get_instance(instance.id, with_state=True)
                 bundle = engine.bundle(store, instance.version_id)
                 workflow = engine.codec.loads(full.state, bundle, ScriptEngine(engine.sandbox))
-                run = Run(workflow, bundle)
+                run = LiveWorkflow(workflow, bundle)
                 ready = {task.id for task in run.ready_human_tasks()}
                 open_rows = {row.id for row in tasks if row.instance_id == instance.id
                              and row.status in (TaskStatus.OPEN, TaskStatus.SUSPENDED)}
