@@ -176,8 +176,7 @@ class DeployVersion(_DeployInput):
         if model is None:
             model = ProcessModel(key=self.key, name=self.name or deployable.name, practice=self.practice,
                                  created_at=ctx.now)
-            store.session.add(model)
-            store.session.flush()
+            store.add(model, flush=True)
         elif self.name:
             model.name = self.name
         existing = store.version_with_hash(model.id, deployable.sha256)
@@ -192,8 +191,7 @@ class DeployVersion(_DeployInput):
             start_form_key=deployable.start_form_key, deployed_by=ctx.actor, deployed_at=ctx.now,
             comment=self.comment, default_role=deployable.default_role,
         )
-        store.session.add(version)
-        store.session.flush()
+        store.add(version, flush=True)
         store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.DEPLOYED, instance_id=None,
                         data={"process": model.key, "version": version.number, "sha256": version.sha256})
         return DeployResult(VersionView.of(model, version), created=True, warnings=warnings)
@@ -265,8 +263,7 @@ class StartInstance:
             started_by=ctx.actor, started_at=ctx.now, updated_at=ctx.now, state="{}", serializer_version="",
             data=data,
         )
-        store.session.add(instance)
-        store.session.flush()
+        store.add(instance, flush=True)
         execution = Execution.create(ctx, instance, bundle, data)
         execution.event(EventType.STARTED, version=version.number, data=data)
         incident = execution.live.advance()

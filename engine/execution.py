@@ -170,7 +170,7 @@ class Execution:
         self.ctx.store.clear_subscriptions(row.id)
 
     def _record_incident(self, incident: IncidentInfo) -> None:
-        self.ctx.store.session.add(Incident(
+        self.ctx.store.add(Incident(
             instance_id=self.instance.id, task_id=incident.task_id, element_id=incident.element_id,
             error_type=incident.error_type, message=incident.message, line=incident.line,
             created_at=self.ctx.now,
@@ -225,7 +225,7 @@ class Execution:
             if task_id in existing:
                 continue
             meta = ready_task.meta
-            store.session.add(ExternalTask(
+            store.add(ExternalTask(
                 id=task_id, instance_id=row.id, business_key=row.business_key, process_key=row.process_key,
                 practice=row.practice, element_id=meta.element_id, title=meta.title, topic=meta.topic or "",
                 role=meta.role or "", status=ExternalTaskStatus.OPEN, created_at=self.ctx.now,
@@ -241,7 +241,7 @@ class Execution:
             form_key=meta.form_key, instructions=meta.instructions, separation=list(meta.separation),
             created_at=self.ctx.now,
         )
-        store.session.add(task)
+        store.add(task)
         barred = self._exclusions(meta)
         if meta.output_item is not None:
             # An instance of a multi-instance task: one person completes at most one instance (a CAB member
@@ -305,12 +305,12 @@ class Execution:
         store = self.ctx.store
         incident = None
         if self.instance.status is InstanceStatus.ERROR:
-            store.session.flush()  # the incident row needs its id
+            store.flush()  # the incident row needs its id
             incident = store.open_incident(self.instance.id)
         tasks = self._live if self._live is not None else store.live_tasks(self.instance.id)
         waiting: list[dict[str, Any]] = []
         if self.instance.status is InstanceStatus.WAITING:
-            store.session.flush()  # the rows this command wrote (external tasks, subscriptions)
+            store.flush()  # the rows this command wrote (external tasks, subscriptions)
             waiting = store.waiting_reasons(self.instance)
         return InstanceView.of(self.instance, self.bundle.version_number, tasks, incident, waiting)
 

@@ -179,6 +179,18 @@ class Store:
             statement = statement.with_for_update(skip_locked=skip_locked)
         return self.session.scalars(statement).first()
 
+    # -- writing -----------------------------------------------------------------------------------
+
+    def add(self, row: Any, *, flush: bool = False) -> None:
+        """Stage a new row; ``flush`` writes it now, when the caller needs its generated id."""
+        self.session.add(row)
+        if flush:
+            self.session.flush()
+
+    def flush(self) -> None:
+        """Write what this transaction staged, so that the queries after it see it."""
+        self.session.flush()
+
     def savepoint(self) -> AbstractContextManager[Any]:
         """A nested transaction: an exception inside it rolls back its writes only."""
         return self.session.begin_nested()
