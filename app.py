@@ -16,9 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api
 import migrations
+import web
 from api import cli
 from api.extension import EXTENSION, Changeflow
 from engine import SYSTEM_ACTOR, Database, Engine
@@ -53,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),
         CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
         CHANGEFLOW_CLOCK=None,
+        CHANGEFLOW_TRUST_PROXY=_env_flag("CHANGEFLOW_TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
     if test_config:
@@ -69,7 +72,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                     find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"])
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
+    web.init_app(app, database, engine)
     cli.init_app(app)
+    if app.config["CHANGEFLOW_TRUST_PROXY"]:
+        # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host, so that session cookies are Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     if app.config["CHANGEFLOW_DEPLOY_BPMN"]:
         for outcome in deploy_folder(engine, ROOT / "bpmn", actor=SYSTEM_ACTOR):
@@ -83,14 +90,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
-    """On an empty database, create demo users and print their tokens (the only time they are shown)."""
+    """On an empty database, create demo users and print their passwords and tokens (shown only now)."""
     with database.transaction() as session:
         if accounts.count_users(session) > 0:
             return
         demo = create_demo_users(session, now=engine.clock.now())
-    lines = ["", "Changeflow demo users (tokens are shown once; keep them):"]
-    lines += [f"  {user.username:<24} {', '.join(f'{r}:{p}' for r, p in user.grants):<24} {user.token}"
-              for user in demo]
+    lines = ["", "Changeflow demo users (passwords and tokens are shown once; keep them):",
+             f"  {'username':<22} {'roles':<22} {'password':<18} API token"]
+    lines += [f"  {user.username:<22} {', '.join(f'{r}:{p}' for r, p in user.grants):<22} {user.password:<18} "
+              f"{user.token}" for user in demo]
     lines.append("")
     print("\n".join(lines), flush=True)
 
@@ -102,5 +110,6 @@ if __name__ == "__main__":
         "CHANGEFLOW_DEMO_USERS": _env_flag("CHANGEFLOW_DEMO_USERS", True),
         "CHANGEFLOW_TIMER_THREAD": _env_flag("CHANGEFLOW_TIMER_THREAD", True),
     })
-    print(f"Changeflow is serving on http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
+    print(f"Changeflow is serving on http://{host}:{port}/ (sign in with a demo user above); the API is at "
+          f"http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
     application.run(host=host, port=port, threaded=True)

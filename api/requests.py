@@ -13,7 +13,7 @@ from typing import Any
 from flask import Flask, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import BaseConverter, IntegerConverter, Map
 
 from api.schemas import MAX_ID
 
@@ -25,6 +25,12 @@ class IdConverter(IntegerConverter):
 
     def __init__(self, map: Map) -> None:
         super().__init__(map, min=1, max=MAX_ID)
+
+
+class BusinessKeyConverter(BaseConverter):
+    """``<business_key:name>``: a record's business key such as ``CHG-000042`` (never a bare number)."""
+
+    regex = r"[A-Z]{2,10}-[0-9]{1,12}"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -91,4 +97,5 @@ def check_request() -> None:
 def init_app(app: Flask) -> None:
     """Install the id converter (before any route uses it) and the strict JSON parser."""
     app.url_map.converters["id"] = IdConverter
+    app.url_map.converters["business_key"] = BusinessKeyConverter
     app.json = StrictJSONProvider(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.clock import Clock, FakeClock, SystemClock
 from engine.commands import (
+    AddWorkNote,
     AssignTask,
     CancelInstance,
     ClaimTask,
@@ -28,7 +29,7 @@ from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
 
 __all__ = [
     "DEFAULT_DATABASE_URL", "SYSTEM_ACTOR",
-    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
+    "AddWorkNote", "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteTask",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",
     "Listing", "NotFound", "PageRequest", "Problem", "ResumeInstance", "RetryInstance", "ServiceContext",

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,12 +18,22 @@ from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.itsm_services import itsm_services
 from engine.sandbox import SandboxEnvironment
+from engine.scripting import ScriptEngine
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
 from engine.specs import LaneRoles, ProcessBundle, SpecCache
-from engine.states import InstanceStatus
+from engine.states import InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
-from engine.views import EventView, InstanceView, ModelView, TaskDetail, TaskView, VersionView
+from engine.views import (
+    DiagramView,
+    EventView,
+    InstanceView,
+    ModelView,
+    StartForm,
+    TaskDetail,
+    TaskView,
+    VersionView,
+)
 from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
@@ -112,9 +123,20 @@ class Engine:
     # -- queries -----------------------------------------------------------------------------------
 
     def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
+        """A page of tasks, each with what the list shows of its record and its SLA state."""
         with self.database.snapshot() as session:
-            listing = Store(session).list_tasks(query, page)
-            return Listing([TaskView.of(row) for row in listing.items], listing.total)
+            store = Store(session)
+            listing = store.list_tasks(query, page)
+            records = store.instance_data(row.instance_id for row in listing.items)
+            now = self.clock.now()
+            return Listing([TaskView.of(row).with_record(records.get(row.instance_id, {}), now)
+                            for row in listing.items], listing.total)
+
+    def count_tasks(self, queries: dict[str, TaskQuery]) -> dict[str, int]:
+        """How many tasks each query finds (counts per queue), in one read transaction."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            return {name: store.count_tasks(query) for name, query in queries.items()}
 
     def task_view(self, task_id: str) -> TaskView:
         with self.database.snapshot() as session:
@@ -137,7 +159,20 @@ class Engine:
                 definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
                         "schema": to_json_schema(definition, data)}
-            return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by)
+            else:
+                definition = None
+            return TaskDetail(TaskView.of(row), form, data, instance.status, instance.started_by, definition)
+
+    def start_form(self, key: str, number: int | None = None) -> StartForm:
+        """The start form of a version (the latest unless ``number`` is given)."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            model, version = store.model_and_version(key, number)
+            if model is None or version is None:
+                raise NotFound(f"There is no process '{key}'" + (f" version {number}." if number else "."))
+            bundle = self.bundle(store, version.id)
+            return StartForm(model.key, version.number, model.practice, bundle.start_role,
+                             bundle.form(bundle.start_form_key))
 
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:
@@ -157,6 +192,62 @@ class Engine:
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
             return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
                                    incident)
+
+    def instance_id_of(self, business_key: str) -> int:
+        """The id of the instance with this business key (``CHG-000001``)."""
+        with self.database.snapshot() as session:
+            row = Store(session).instance_by_business_key(business_key)
+            if row is None:
+                raise NotFound(f"There is no record {business_key}.")
+            return row.id
+
+    def instance_tasks(self, instance_id: int) -> tuple[list[TaskView], dict[str, dict[str, str]]]:
+        """Every task of the instance, oldest first, and for the live ones who is barred and why."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            rows = store.tasks_of(instance_id)
+            live = [row.id for row in rows if row.status in (TaskStatus.OPEN, TaskStatus.SUSPENDED)]
+            return [TaskView.of(row) for row in rows], store.exclusions_of(live)
+
+    def diagram(self, instance_id: int) -> DiagramView:
+        """The instance's diagram and where it stands: completed, active and waiting elements.
+
+        Completed elements come from the human tasks and the audit trail (the live state is compacted and
+        forgets its history); what is active or waiting comes from the saved state, read but never run.
+        """
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_instance(instance_id, with_state=True)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            version = store.get_version(row.version_id, with_content=True)
+            completed: dict[str, None] = {}
+            for task in store.tasks_of(instance_id):
+                if task.status is TaskStatus.COMPLETED:
+                    completed[task.element_id] = None
+            for event in store.list_events(instance_id, PageRequest(1, 10_000)).items:
+                for element in [event.data.get("element_id"), *(event.data.get("steps") or [])]:
+                    if isinstance(element, str):
+                        completed[element] = None
+            active: list[str] = []
+            waiting: list[str] = []
+            if not row.status.is_final and row.state and row.state != "{}":
+                bundle = self.bundle(store, row.version_id)
+                script_engine = ScriptEngine(self.sandbox, self.services, None, now=self.clock.now())
+                workflow = self.codec.loads(row.state, bundle, script_engine)
+                for task in workflow.get_tasks(max_depth=100_000):
+                    bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+                    if not bpmn_id:
+                        continue
+                    if task.has_state(TaskState.COMPLETED):
+                        completed[bpmn_id] = None
+                    elif task.has_state(TaskState.READY | TaskState.STARTED | TaskState.ERROR):
+                        active.append(bpmn_id)
+                    elif task.has_state(TaskState.WAITING):
+                        waiting.append(bpmn_id)
+            for element in (*active, *waiting):
+                completed.pop(element, None)
+            return DiagramView(version.bpmn_xml, list(completed), sorted(set(active)), sorted(set(waiting)))
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:

@@ -56,3 +56,4 @@ class EventType(StrEnum):
     CANCELLED = "cancelled"
     INSTANCE_COMPLETED = "instance_completed"
     RELEASE_OUTCOME = "release_outcome"
+    NOTE = "note"  # a work note: a person's comment kept in the trail

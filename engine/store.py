@@ -60,6 +60,7 @@ class TaskQuery:
     process_key: str | None = None
     instance_id: int | None = None
     role: str | None = None
+    sort: str = "created"  # or "due"
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class InstanceQuery:
     statuses: tuple[InstanceStatus, ...] = ()
     started_by: str | None = None
     business_key: str | None = None
+    service: str | None = None  # the record's affected service (its data's ``affected_service``)
+    started_from: datetime | None = None
+    started_until: datetime | None = None  # exclusive
 
 
 @dataclass
@@ -200,7 +204,22 @@ class Store:
             statement = statement.where(ProcessInstance.started_by == query.started_by)
         if query.business_key:
             statement = statement.where(ProcessInstance.business_key == query.business_key)
+        if query.service:
+            statement = statement.where(ProcessInstance.data["affected_service"].as_string() == query.service)
+        if query.started_from is not None:
+            statement = statement.where(ProcessInstance.started_at >= query.started_from)
+        if query.started_until is not None:
+            statement = statement.where(ProcessInstance.started_at < query.started_until)
         return self._page(statement.order_by(ProcessInstance.id.desc()), page)
+
+    def instance_data(self, instance_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The process data of these instances (for what task lists show of each record)."""
+        ids = set(instance_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(select(ProcessInstance.id, ProcessInstance.data)
+                                    .where(ProcessInstance.id.in_(ids)))
+        return {row.id: dict(row.data or {}) for row in rows}
 
     def lock_next_due_instance(self, now: datetime, skip: Iterable[int] = ()) -> ProcessInstance | None:
         """An instance with a due timer, locked; other workers skip it instead of waiting for it."""
@@ -260,6 +279,22 @@ class Store:
                 result[element_id].append(user)
         return result
 
+    def tasks_of(self, instance_id: int) -> list[HumanTask]:
+        """Every human task the instance ever had, in creation order (for its trail and diagram)."""
+        statement = (select(HumanTask).where(HumanTask.instance_id == instance_id)
+                     .order_by(HumanTask.created_at, HumanTask.id))
+        return list(self.session.scalars(statement))
+
+    def exclusions_of(self, task_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Per task, who is barred from it and why."""
+        ids = list(task_ids)
+        result: dict[str, dict[str, str]] = {task_id: {} for task_id in ids}
+        if ids:
+            statement = select(TaskExclusion).where(TaskExclusion.task_id.in_(ids))
+            for row in self.session.scalars(statement):
+                result[row.task_id][row.username] = row.reason
+        return result
+
     def exclusion(self, task_id: str, username: str) -> str | None:
         """Why ``username`` may not act on the task, or None."""
         statement = select(TaskExclusion.reason).where(TaskExclusion.task_id == task_id,
@@ -302,6 +337,17 @@ class Store:
             total -= self.session.execute(statements.barred, params).scalar_one()
         return Listing(items, total)
 
+    def count_tasks(self, query: TaskQuery) -> int:
+        """The exact number of tasks ``list_tasks`` would find, without reading any page."""
+        plan = self._task_plan(query)
+        if plan is None:
+            return 0
+        statements, params = task_list.statements_for(plan)
+        total = self.session.execute(statements.count, params).scalar_one()
+        if statements.barred is not None:
+            total -= self.session.execute(statements.barred, params).scalar_one()
+        return total
+
     def _task_plan(self, query: TaskQuery) -> task_list.Plan | None:
         """The query as disjoint branches plus common conditions, or None when nothing can match."""
         Condition = task_list.Condition
@@ -335,7 +381,7 @@ class Store:
                 branches = [(Condition("practice", "eq", practice),) for practice in practices]
         if not branches:
             return None
-        return task_list.Plan(tuple(branches), tuple(common), query.workable_by)
+        return task_list.Plan(tuple(branches), tuple(common), query.workable_by, query.sort)
 
     @staticmethod
     def _assignee_options(query: TaskQuery) -> list[Any]:

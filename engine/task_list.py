@@ -56,6 +56,7 @@ class Plan:
     branches: tuple[tuple[Condition, ...], ...]
     common: tuple[Condition, ...]
     barred_for: str | None  # leave out tasks this user is barred from
+    sort: str = "created"  # "created": oldest first; "due": earliest due date first, tasks without one last
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,7 @@ _cache_lock = threading.Lock()
 def statements_for(plan: Plan) -> tuple[Statements, dict[str, Any]]:
     """The cached statements for the plan's shape, and the parameters that fill them in."""
     shape = (tuple(tuple((c.column, c.op) for c in branch) for branch in plan.branches),
-             tuple((c.column, c.op) for c in plan.common), plan.barred_for is not None)
+             tuple((c.column, c.op) for c in plan.common), plan.barred_for is not None, plan.sort)
     params: dict[str, Any] = {}
     for number, branch in enumerate(plan.branches):
         for position, condition in enumerate(branch):
@@ -128,6 +129,11 @@ def _clause(name: str, condition: Condition) -> ColumnElement[bool]:
     raise ValueError(condition.op)
 
 
+def _ascending(column: Any, sort: str) -> Any:
+    """Ascending; due dates put the tasks without one last, on both databases (SQLite puts NULL first)."""
+    return column.asc().nulls_last() if sort == "due" else column.asc()
+
+
 def _build(plan: Plan) -> Statements:
     branches = [and_(true(), *(_clause(f"b{n}_{p}", c) for p, c in enumerate(branch)))
                 for n, branch in enumerate(plan.branches)]
@@ -135,18 +141,18 @@ def _build(plan: Plan) -> Statements:
     barred = None
     if plan.barred_for is not None:
         barred = exists().where(TaskExclusion.task_id == HumanTask.id, TaskExclusion.username == bindparam("me"))
-    order = (HumanTask.created_at, HumanTask.id)
+    key = HumanTask.due_at if plan.sort == "due" else HumanTask.created_at
     walks = []
     for branch in branches:
-        walk = select(HumanTask.id, HumanTask.created_at).where(branch, *common)
+        walk = select(HumanTask.id, key.label("sort_key")).where(branch, *common)
         if barred is not None:
             walk = walk.where(~barred)
-        walks.append(walk.order_by(*order).limit(bindparam("keep")).subquery())
-    merged = (union_all(*(select(w.c.id, w.c.created_at) for w in walks)).subquery() if len(walks) > 1
+        walks.append(walk.order_by(_ascending(key, plan.sort), HumanTask.id).limit(bindparam("keep")).subquery())
+    merged = (union_all(*(select(w.c.id, w.c.sort_key) for w in walks)).subquery() if len(walks) > 1
               else walks[0])
-    page_ids = (select(merged.c.id).order_by(merged.c.created_at, merged.c.id)
+    page_ids = (select(merged.c.id).order_by(_ascending(merged.c.sort_key, plan.sort), merged.c.id)
                 .limit(bindparam("per_page")).offset(bindparam("offset")))
-    page = select(HumanTask).where(HumanTask.id.in_(page_ids)).order_by(*order)
+    page = select(HumanTask).where(HumanTask.id.in_(page_ids)).order_by(_ascending(key, plan.sort), HumanTask.id)
     counts = [select(func.count()).select_from(HumanTask).where(branch, *common).scalar_subquery()
               for branch in branches]
     count = select(functools.reduce(operator.add, counts))
