@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CHANGEFLOW_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export CHANGEFLOW_TEST_POSTGRES_URL
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean assets browsers
 
 setup: $(VENV)/.installed
 
@@ -26,6 +26,15 @@ lint: setup
 
 test: lint
 	$(BIN)/pytest
+
+# The diagram viewer bundle (web/static/diagram-viewer.*) is committed, so `make run` needs no Node. After
+# changing web/assets/ (sources, package.json, lockfile), rebuild it with Node 20+ and npm, and commit it.
+assets:
+	cd web/assets && npm ci --no-audit --no-fund && npm run build
+
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
+browsers:
+	apt-get install -y chromium
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

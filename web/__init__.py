@@ -21,7 +21,7 @@ from werkzeug.routing import BaseConverter
 from engine import Database, Engine
 from web import admin, auth, errors, pages
 from web.context import WEB_EXTENSION, WebContext
-from web.routes import blp
+from web.routes import make_blueprint
 
 
 def _moment(value: Any) -> datetime | None:
@@ -61,6 +61,7 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.session_interface = auth.SessionInterface()
+    blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.
     for module in (auth, pages, admin):
         module.register(blp)
