@@ -58,8 +58,9 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     """Register the web blueprint at ``/``, its session cookie settings and its error pages."""
     app.extensions[WEB_EXTENSION] = WebContext(database, engine)
     app.url_map.converters["record_key"] = RecordKeyConverter
-    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # Flask's defaults hold these keys already (HttpOnly on, SameSite unset), so setdefault would not do.
+    app.config["SESSION_COOKIE_HTTPONLY"] = True
+    app.config["SESSION_COOKIE_SAMESITE"] = app.config.get("SESSION_COOKIE_SAMESITE") or "Lax"
     app.session_interface = auth.SessionInterface()
     blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.

@@ -9,7 +9,7 @@ from flask import Blueprint, Flask, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from engine import Conflict, EngineError, InvalidInput, NotFound
-from roles.errors import AuthenticationFailed, Denied, DutiesSeparated, Hidden, RolesError, UnknownUser
+from roles.errors import AlreadyExists, AuthenticationFailed, Denied, DutiesSeparated, Hidden, RolesError, UnknownUser
 from web.auth import CsrfFailed
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,7 @@ KINDS: list[tuple[type[Exception], int, str]] = [
     (Denied, 403, "Not allowed"),
     (Hidden, 404, "Not found"),
     (UnknownUser, 404, "Not found"),
+    (AlreadyExists, 409, "That exists already"),
     (RolesError, 422, "That did not work"),
 ]
 
