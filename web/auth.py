@@ -22,7 +22,7 @@ from web.context import me, web
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
-PUBLIC_ENDPOINTS = {"web.sign_in", "web.static"}
+PUBLIC_ENDPOINTS = {"web.sign_in", "web.static"}  # the sign-in page and its assets
 
 
 class SessionInterface(SecureCookieSessionInterface):

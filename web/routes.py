@@ -8,4 +8,4 @@ from flask import Blueprint
 def make_blueprint() -> Blueprint:
     """A new blueprint for each app: its modules add their routes and hooks before it is registered."""
     return Blueprint("web", __name__, template_folder="templates", static_folder="static",
-                     static_url_path="/static")
+                     static_url_path="/assets")

@@ -50,7 +50,13 @@ class WebClient:
         self.client = app.test_client()
 
     def get(self, path: str, **kwargs: Any) -> Page:
-        return Page(self.client.get(path, **kwargs))
+        return self._page(self.client.get(path, **kwargs))
+
+    @staticmethod
+    def _page(response: Any) -> Page:
+        response.get_data()  # read it all, then close it (static files are streamed from an open file)
+        response.close()
+        return Page(response)
 
     def csrf(self) -> str:
         with self.client.session_transaction() as session:
@@ -64,7 +70,7 @@ class WebClient:
         form = dict(data or {})
         if csrf:
             form.setdefault("csrf_token", self.csrf())
-        return Page(self.client.post(path, data=form, **kwargs))
+        return self._page(self.client.post(path, data=form, **kwargs))
 
     def sign_in(self, username: str, password: str = PASSWORD) -> Page:
         return self.post("/sign-in", {"username": username, "password": password})
