@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CHANGEFLOW_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export CHANGEFLOW_TEST_POSTGRES_URL
 
-.PHONY: setup run test lint bench clean assets browsers
+.PHONY: setup run test lint bench clean assets browsers screenshots
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ assets:
 # Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
 browsers:
 	apt-get install -y chromium
+
+# Screenshots of the main pages for the README, taken by the browser journeys.
+screenshots: setup
+	CHANGEFLOW_SCREENSHOTS=docs/images CHANGEFLOW_REQUIRE_BROWSER=1 $(BIN)/pytest tests/browser -q
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

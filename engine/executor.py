@@ -21,7 +21,7 @@ from engine.sandbox import SandboxEnvironment
 from engine.scripting import ScriptEngine
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
-from engine.specs import LaneRoles, ProcessBundle, SpecCache
+from engine.specs import LaneRoles, ProcessBundle, SpecCache, all_task_specs
 from engine.states import InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
 from engine.views import (
@@ -192,6 +192,21 @@ class Engine:
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
             return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
                                    incident)
+
+    def element_names(self, instance_id: int) -> dict[str, str]:
+        """The names of the instance's BPMN elements by id (from the parsed version; ids without a name left out)."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_instance(instance_id)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            bundle = self.bundle(store, row.version_id)
+        names = {}
+        for spec in all_task_specs(bundle.spec, bundle.subprocess_specs):
+            bpmn_id, name = getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None)
+            if bpmn_id and name:
+                names[bpmn_id] = name
+        return names
 
     def instance_id_of(self, business_key: str) -> int:
         """The id of the instance with this business key (``CHG-000001``)."""

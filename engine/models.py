@@ -125,7 +125,7 @@ class HumanTask(Base):
         Index("ix_human_task_open_count", "practice", "role", "assignee", "process_key",
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
         # "My work" sorts by due date: the same walk per queue, in due order.
-        Index("ix_human_task_open_due", "practice", "role", "assignee", "due_at", "id",
+        Index("ix_human_task_open_due", "practice", "role", "assignee", "due_at", "created_at", "id",
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
         Index("ix_human_task_practice", "status", "practice", "created_at", "id"),
         Index("ix_human_task_process", "status", "process_key", "created_at", "id"),

@@ -129,9 +129,12 @@ def _clause(name: str, condition: Condition) -> ColumnElement[bool]:
     raise ValueError(condition.op)
 
 
-def _ascending(column: Any, sort: str) -> Any:
-    """Ascending; due dates put the tasks without one last, on both databases (SQLite puts NULL first)."""
-    return column.asc().nulls_last() if sort == "due" else column.asc()
+def _order(columns: Any, sort: str) -> tuple[Any, ...]:
+    """Oldest first; or soonest due first, then oldest, with the tasks that have no due date last on both
+    databases (SQLite would put NULL first)."""
+    if sort == "due":
+        return columns.due_at.asc().nulls_last(), columns.created_at, columns.id
+    return columns.created_at, columns.id
 
 
 def _build(plan: Plan) -> Statements:
@@ -141,18 +144,17 @@ def _build(plan: Plan) -> Statements:
     barred = None
     if plan.barred_for is not None:
         barred = exists().where(TaskExclusion.task_id == HumanTask.id, TaskExclusion.username == bindparam("me"))
-    key = HumanTask.due_at if plan.sort == "due" else HumanTask.created_at
     walks = []
     for branch in branches:
-        walk = select(HumanTask.id, key.label("sort_key")).where(branch, *common)
+        walk = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(branch, *common)
         if barred is not None:
             walk = walk.where(~barred)
-        walks.append(walk.order_by(_ascending(key, plan.sort), HumanTask.id).limit(bindparam("keep")).subquery())
-    merged = (union_all(*(select(w.c.id, w.c.sort_key) for w in walks)).subquery() if len(walks) > 1
-              else walks[0])
-    page_ids = (select(merged.c.id).order_by(_ascending(merged.c.sort_key, plan.sort), merged.c.id)
+        walks.append(walk.order_by(*_order(HumanTask.__table__.c, plan.sort)).limit(bindparam("keep")).subquery())
+    merged = (union_all(*(select(w.c.id, w.c.due_at, w.c.created_at) for w in walks)).subquery()
+              if len(walks) > 1 else walks[0])
+    page_ids = (select(merged.c.id).order_by(*_order(merged.c, plan.sort))
                 .limit(bindparam("per_page")).offset(bindparam("offset")))
-    page = select(HumanTask).where(HumanTask.id.in_(page_ids)).order_by(_ascending(key, plan.sort), HumanTask.id)
+    page = select(HumanTask).where(HumanTask.id.in_(page_ids)).order_by(*_order(HumanTask.__table__.c, plan.sort))
     counts = [select(func.count()).select_from(HumanTask).where(branch, *common).scalar_subquery()
               for branch in branches]
     count = select(functools.reduce(operator.add, counts))

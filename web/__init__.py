@@ -12,6 +12,8 @@ apply and draws the diagrams (bpmn-js, bundled in ``web/static``, built from ``w
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,6 +45,24 @@ def when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
+ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def show(value: Any) -> str:
+    """A data value as people read it: times in UTC, yes/no, lists joined, nothing as a dash."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and ISO_MOMENT.match(value):
+        return when(value)
+    if isinstance(value, (list, tuple)):
+        return ", ".join(show(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
 def iso(value: Any) -> str:
     moment = _moment(value)
     return moment.isoformat() if moment is not None else str(value)
@@ -69,6 +89,7 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     errors.register(blp)
     blp.add_app_template_filter(when, "when")
     blp.add_app_template_filter(iso, "iso")
+    blp.add_app_template_filter(show, "show")
     blp.add_app_template_global(pages.record_url, "record_url")
     app.register_blueprint(blp)
     errors.register_app_fallback(app)

@@ -262,7 +262,7 @@ def _trail(instance: InstanceView) -> list[TrailEntry]:
     cf = web()
     tasks, _exclusions = cf.engine.instance_tasks(instance.id)
     titles = {task.id: task.title for task in tasks}
-    element_titles = {task.element_id: task.title for task in tasks}
+    element_titles = {**cf.engine.element_names(instance.id), **{task.element_id: task.title for task in tasks}}
     events = cf.engine.list_events(instance.id, PageRequest(1, 1000)).items
     entries = []
     for event in events:

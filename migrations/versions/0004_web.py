@@ -24,7 +24,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sign_in_blocked_until', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True),
                                       nullable=True))
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.create_index('ix_human_task_open_due', ['practice', 'role', 'assignee', 'due_at', 'id'],
+        batch_op.create_index('ix_human_task_open_due', ['practice', 'role', 'assignee', 'due_at', 'created_at', 'id'],
                               unique=False, postgresql_where=sa.text("status = 'open'"),
                               sqlite_where=sa.text("status = 'open'"))
 
