@@ -21,7 +21,7 @@ from engine.sandbox import SandboxEnvironment
 from engine.scripting import ScriptEngine
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
-from engine.specs import LaneRoles, ProcessBundle, SpecCache, all_task_specs
+from engine.specs import LaneRoles, ProcessBundle, SpecCache, all_task_specs, start_event
 from engine.states import InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
 from engine.views import (
@@ -227,8 +227,10 @@ class Engine:
     def diagram(self, instance_id: int) -> DiagramView:
         """The instance's diagram and where it stands: completed, active and waiting elements.
 
-        Completed elements come from the human tasks and the audit trail (the live state is compacted and
-        forgets its history); what is active or waiting comes from the saved state, read but never run.
+        Completed elements come from the start event, the human tasks and the audit trail (timers fired,
+        messages received, the last steps of a completed instance), and from what the saved state still holds:
+        the state is compacted, so automatic steps (scripts, gateways) run by earlier commands are not marked.
+        What is active or waiting comes from the saved state, read but never run.
         """
         with self.database.snapshot() as session:
             store = Store(session)
@@ -236,7 +238,9 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             version = store.get_version(row.version_id, with_content=True)
-            completed: dict[str, None] = {}
+            bundle = self.bundle(store, row.version_id)
+            start = start_event(bundle.spec)
+            completed: dict[str, None] = {start.bpmn_id: None} if start is not None else {}
             for task in store.tasks_of(instance_id):
                 if task.status is TaskStatus.COMPLETED:
                     completed[task.element_id] = None
@@ -247,7 +251,6 @@ class Engine:
             active: list[str] = []
             waiting: list[str] = []
             if not row.status.is_final and row.state and row.state != "{}":
-                bundle = self.bundle(store, row.version_id)
                 script_engine = ScriptEngine(self.sandbox, self.services, None, now=self.clock.now())
                 workflow = self.codec.loads(row.state, bundle, script_engine)
                 for task in workflow.get_tasks(max_depth=100_000):
