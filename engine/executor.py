@@ -29,6 +29,7 @@ from engine.views import (
     EventView,
     InstanceView,
     ModelView,
+    MyWork,
     StartForm,
     TaskDetail,
     TaskView,
@@ -132,11 +133,20 @@ class Engine:
             return Listing([TaskView.of(row).with_record(records.get(row.instance_id, {}), now)
                             for row in listing.items], listing.total)
 
-    def count_tasks(self, queries: dict[str, TaskQuery]) -> dict[str, int]:
-        """How many tasks each query finds (counts per queue), in one read transaction."""
+    def my_work(self, query: TaskQuery, page: PageRequest, *, username: str, queues: tuple[tuple[str, str], ...],
+                practices: tuple[str, ...] | None) -> MyWork:
+        """Everything a person's work list shows, read in one transaction: a page of tasks with their records,
+        the counts per queue, and the process models of the practices they see (for the filters)."""
         with self.database.snapshot() as session:
             store = Store(session)
-            return {name: store.count_tasks(query) for name, query in queries.items()}
+            listing = store.list_tasks(query, page)
+            records = store.instance_data(row.instance_id for row in listing.items)
+            now = self.clock.now()
+            tasks = [TaskView.of(row).with_record(records.get(row.instance_id, {}), now) for row in listing.items]
+            counts = store.queue_counts(queues, username)
+            models = store.list_models(practices, PageRequest(1, 200)).items
+            return MyWork(Listing(tasks, listing.total), counts,
+                          [ModelView.of(model, number) for model, number in models])
 
     def task_view(self, task_id: str) -> TaskView:
         with self.database.snapshot() as session:

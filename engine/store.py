@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, delete, func, select, update
+from sqlalchemy import Select, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -337,16 +337,33 @@ class Store:
             total -= self.session.execute(statements.barred, params).scalar_one()
         return Listing(items, total)
 
-    def count_tasks(self, query: TaskQuery) -> int:
-        """The exact number of tasks ``list_tasks`` would find, without reading any page."""
-        plan = self._task_plan(query)
-        if plan is None:
-            return 0
-        statements, params = task_list.statements_for(plan)
-        total = self.session.execute(statements.count, params).scalar_one()
-        if statements.barred is not None:
-            total -= self.session.execute(statements.barred, params).scalar_one()
-        return total
+    def queue_counts(self, queues: tuple[tuple[str, str], ...],
+                     username: str) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per queue (role, practice; ``*`` spelled out), the open tasks ``username`` may take now
+        (unassigned or theirs, less those barred from them) and how many of those they hold: one statement of
+        index range counts, however many queues."""
+        pairs = self._expand_queues(queues)
+        if not pairs:
+            return {}
+        columns = []
+        for role, practice in pairs:
+            in_queue = (HumanTask.status == literal_column("'open'"), HumanTask.practice == practice,
+                        HumanTask.role == role)
+            for assignee in (HumanTask.assignee.is_(None), HumanTask.assignee == username):
+                columns.append(select(func.count()).select_from(HumanTask).where(*in_queue, assignee).scalar_subquery())
+        row = self.session.execute(select(*columns)).one()
+        counts = {pair: [row[2 * n] + row[2 * n + 1], row[2 * n + 1]] for n, pair in enumerate(pairs)}
+        # Users are barred from few tasks (bars go when tasks close): look those up rather than join, which
+        # lets either database start from the wrong table.
+        barred = list(self.session.scalars(select(TaskExclusion.task_id).where(TaskExclusion.username == username)))
+        if barred:
+            statement = select(HumanTask.practice, HumanTask.role).where(
+                HumanTask.id.in_(barred), HumanTask.status == TaskStatus.OPEN,
+                or_(HumanTask.assignee.is_(None), HumanTask.assignee == username))
+            for practice, role in self.session.execute(statement):
+                if (role, practice) in counts:
+                    counts[(role, practice)][0] -= 1
+        return {pair: (workable, held) for pair, (workable, held) in counts.items()}
 
     def _task_plan(self, query: TaskQuery) -> task_list.Plan | None:
         """The query as disjoint branches plus common conditions, or None when nothing can match."""

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     exists,
     func,
     literal_column,
@@ -131,9 +132,9 @@ def _clause(name: str, condition: Condition) -> ColumnElement[bool]:
 
 def _order(columns: Any, sort: str) -> tuple[Any, ...]:
     """Oldest first; or soonest due first, then oldest, with the tasks that have no due date last on both
-    databases (SQLite would put NULL first)."""
+    databases (SQLite would put NULL first). Used on the few rows the walks found, not on a whole queue."""
     if sort == "due":
-        return columns.due_at.asc().nulls_last(), columns.created_at, columns.id
+        return case((columns.due_at.is_(None), 1), else_=0), columns.due_at, columns.created_at, columns.id
     return columns.created_at, columns.id
 
 
@@ -146,10 +147,17 @@ def _build(plan: Plan) -> Statements:
         barred = exists().where(TaskExclusion.task_id == HumanTask.id, TaskExclusion.username == bindparam("me"))
     walks = []
     for branch in branches:
-        walk = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(branch, *common)
-        if barred is not None:
-            walk = walk.where(~barred)
-        walks.append(walk.order_by(*_order(HumanTask.__table__.c, plan.sort)).limit(bindparam("keep")).subquery())
+        # By due date, each branch is two ordered walks, dated then undated tasks: each matches an index
+        # prefix with equalities only, on both databases (SQLite keeps NULLs first in an index, and
+        # PostgreSQL does not take "IS NULL" as fixing a column for the order).
+        parts = ([(HumanTask.due_at.is_not(None), (HumanTask.due_at, HumanTask.created_at, HumanTask.id)),
+                  (HumanTask.due_at.is_(None), (HumanTask.created_at, HumanTask.id))] if plan.sort == "due"
+                 else [(true(), (HumanTask.created_at, HumanTask.id))])
+        for condition, order in parts:
+            walk = select(HumanTask.id, HumanTask.due_at, HumanTask.created_at).where(branch, condition, *common)
+            if barred is not None:
+                walk = walk.where(~barred)
+            walks.append(walk.order_by(*order).limit(bindparam("keep")).subquery())
     merged = (union_all(*(select(w.c.id, w.c.due_at, w.c.created_at) for w in walks)).subquery()
               if len(walks) > 1 else walks[0])
     page_ids = (select(merged.c.id).order_by(*_order(merged.c, plan.sort))

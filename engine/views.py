@@ -112,6 +112,15 @@ class StartForm:
 
 
 @dataclass(frozen=True)
+class MyWork:
+    """A person's work list: a page of tasks (``listing``), counts per queue and the process models."""
+
+    listing: Any  # engine.store.Listing of TaskView
+    counts: dict[tuple[str, str], tuple[int, int]]  # (role, practice) -> (may take now, held by them)
+    models: list[ModelView]
+
+
+@dataclass(frozen=True)
 class DiagramView:
     """A version's BPMN and where an instance stands on it, by element id."""
 

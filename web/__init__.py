@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
@@ -63,6 +64,33 @@ def show(value: Any) -> str:
     return str(value)
 
 
+SLA_TEXT = {"overdue": "Overdue", "due_soon": "Due soon", "on_track": "On track"}
+
+
+def time_tag(value: Any) -> Markup:
+    """A ``<time>`` element for a moment (or a dash). Filters, not macros: a list renders many of them."""
+    if not value:
+        return Markup('<span class="muted">—</span>')
+    return Markup('<time datetime="{}">{}</time>').format(iso(value), when(value))
+
+
+def risk_badge(value: Any) -> Markup:
+    if not value:
+        return Markup('<span class="muted">—</span>')
+    return Markup('<span class="badge risk-{0}">{0}</span>').format(value)
+
+
+def status_badge(value: Any) -> Markup:
+    return Markup('<span class="badge status-{0}">{0}</span>').format(value)
+
+
+def sla_badge(state: Any) -> Markup:
+    value = getattr(state, "value", state)
+    if not value or value == "none":
+        return Markup('<span class="muted">No SLA</span>')
+    return Markup('<span class="badge sla-{}">{}</span>').format(value, SLA_TEXT.get(value, value))
+
+
 def iso(value: Any) -> str:
     moment = _moment(value)
     return moment.isoformat() if moment is not None else str(value)
@@ -90,6 +118,9 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     blp.add_app_template_filter(when, "when")
     blp.add_app_template_filter(iso, "iso")
     blp.add_app_template_filter(show, "show")
+    for name, function in (("time_tag", time_tag), ("risk_badge", risk_badge), ("status_badge", status_badge),
+                           ("sla_badge", sla_badge)):
+        blp.add_app_template_filter(function, name)
     blp.add_app_template_global(pages.record_url, "record_url")
     app.register_blueprint(blp)
     errors.register_app_fallback(app)

@@ -86,17 +86,12 @@ def inbox() -> Any:
                       process_key=process, role=role, sort=sort,
                       assignee=principal.username if assigned == "me" else None, unassigned=assigned == "none")
     page = PageRequest(_page_number(), PER_PAGE)
-    cf = web()
-    listing = cf.engine.list_tasks(query, page)
-    queues = {f"{role_}:{practice}": TaskQuery(statuses=(TaskStatus.OPEN,), queues=((role_, practice),),
-                                               workable_by=principal.username)
-              for role_, practice in principal.queues()}
-    queues["mine"] = TaskQuery(statuses=(TaskStatus.OPEN,), queues=principal.queues(),
-                               workable_by=principal.username, assignee=principal.username)
-    counts = cf.engine.count_tasks(queues)
-    processes = [model for model in cf.engine.list_models(principal.visible_practices(), PageRequest(1, 200)).items]
-    return render_template("inbox.html", tasks=listing.items, pager=Pager(page.page, PER_PAGE, listing.total),
-                           counts=counts, processes=processes,
+    work = web().engine.my_work(query, page, username=principal.username, queues=principal.queues(),
+                                practices=principal.visible_practices())
+    counts = {f"{role_}:{practice}": workable for (role_, practice), (workable, _held) in work.counts.items()}
+    held = sum(held for _workable, held in work.counts.values())
+    return render_template("inbox.html", tasks=work.listing.items, counts=counts, held=held,
+                           pager=Pager(page.page, PER_PAGE, work.listing.total), processes=work.models,
                            filters={"process": process or "", "role": role or "", "assigned": assigned, "sort": sort})
 
 

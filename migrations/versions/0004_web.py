@@ -1,4 +1,4 @@
-"""web app: passwords, session epochs and sign-in throttling on users; the due-date task index
+"""web app: passwords, session epochs and sign-in throttling on users; an index for My work's due-date order
 
 Revision ID: 0004
 Revises: 0001
@@ -24,15 +24,23 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('sign_in_blocked_until', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True),
                                       nullable=True))
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.create_index('ix_human_task_open_due', ['practice', 'role', 'assignee', 'due_at', 'created_at', 'id'],
-                              unique=False, postgresql_where=sa.text("status = 'open'"),
-                              sqlite_where=sa.text("status = 'open'"))
+        batch_op.create_index('ix_human_task_open_unassigned_due', ['practice', 'role', 'due_at', 'created_at', 'id'],
+                              unique=False, postgresql_where=sa.text("status = 'open' AND assignee IS NULL"),
+                              sqlite_where=sa.text("status = 'open' AND assignee IS NULL"))
+        batch_op.create_index('ix_human_task_open_unassigned_undated', ['practice', 'role', 'created_at', 'id'],
+                              unique=False,
+                              postgresql_where=sa.text("status = 'open' AND assignee IS NULL AND due_at IS NULL"),
+                              sqlite_where=sa.text("status = 'open' AND assignee IS NULL AND due_at IS NULL"))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('human_task', schema=None) as batch_op:
-        batch_op.drop_index('ix_human_task_open_due', postgresql_where=sa.text("status = 'open'"),
-                            sqlite_where=sa.text("status = 'open'"))
+        batch_op.drop_index('ix_human_task_open_unassigned_undated',
+                            postgresql_where=sa.text("status = 'open' AND assignee IS NULL AND due_at IS NULL"),
+                            sqlite_where=sa.text("status = 'open' AND assignee IS NULL AND due_at IS NULL"))
+        batch_op.drop_index('ix_human_task_open_unassigned_due',
+                            postgresql_where=sa.text("status = 'open' AND assignee IS NULL"),
+                            sqlite_where=sa.text("status = 'open' AND assignee IS NULL"))
     with op.batch_alter_table('app_user', schema=None) as batch_op:
         batch_op.drop_column('sign_in_blocked_until')
         batch_op.drop_column('failed_sign_ins')
