@@ -27,5 +27,5 @@ def web() -> WebContext:
 
 
 def me() -> Principal:
-    """The signed-in person (the view ran behind ``auth.signed_in``)."""
+    """The signed-in person (``auth.load_person`` found them before the view ran)."""
     return g.web_principal

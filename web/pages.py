@@ -17,6 +17,7 @@ from engine import (
     FormInvalid,
     InstanceQuery,
     InstanceStatus,
+    NotFound,
     PageRequest,
     ResumeInstance,
     RetryInstance,
@@ -29,7 +30,7 @@ from engine import (
 from engine.states import EventType
 from engine.views import InstanceView, ProcessFacts, TaskFacts, TaskView
 from roles import accounts
-from roles.errors import Denied, DutiesSeparated
+from roles.errors import Denied, DutiesSeparated, Hidden
 from roles.policy import Action, Principal, Role, authorizer, check, may
 from web.context import me, web
 from web.forms import html_fields, posted_values, submitted_data
@@ -250,6 +251,7 @@ class TrailEntry:
     what: str
     detail: str | None
     kind: str
+    data: dict[str, Any]
 
 
 def _trail(instance: InstanceView) -> list[TrailEntry]:
@@ -265,7 +267,7 @@ def _trail(instance: InstanceView) -> list[TrailEntry]:
         title = titles.get(event.task_id or "") or element_titles.get(data.get("element_id", "")) \
             or data.get("element_id") or ""
         what, detail = _describe(event.type, title, data)
-        entries.append(TrailEntry(event.at, event.actor, what, detail, event.type.value))
+        entries.append(TrailEntry(event.at, event.actor, what, detail, event.type.value, data))
     return entries
 
 
@@ -319,8 +321,10 @@ def _who_may_act(instance: InstanceView) -> list[dict[str, Any]]:
 
 
 def _linked(instance: InstanceView, trail: list[TrailEntry]) -> list[str]:
-    keys = [str(key) for key in instance.data.get("change_keys") or [] if isinstance(key, str)]
-    keys += [entry.what.split()[1] for entry in trail if entry.kind == EventType.RELEASE_OUTCOME.value]
+    """A release's changes (its data's ``change_keys``); a change's releases (their outcomes in its trail)."""
+    keys = [key for key in instance.data.get("change_keys") or [] if isinstance(key, str)]
+    keys += [str(entry.data["release"]) for entry in trail
+             if entry.kind == EventType.RELEASE_OUTCOME.value and entry.data.get("release")]
     return list(dict.fromkeys(keys))
 
 
@@ -417,7 +421,7 @@ def find() -> Any:
     if key:
         try:
             instance = _visible(key)
-        except Exception:  # noqa: BLE001 - unknown or hidden: say so on the search page
+        except (NotFound, Hidden):  # unknown or hidden: the same answer, on the search page
             flash(f"There is no record {key} that you may see.", "error")
         else:
             return redirect(record_url(instance.business_key, instance.practice))

@@ -332,3 +332,21 @@ def test_find_by_key_status_requester_and_service(browser, http, clock):
     missing = practitioner.get("/find?key=CHG-000404")
     assert missing.status == 200 and "There is no record CHG-000404 that you may see." in missing.flashes()
     assert browser("release-manager").get("/find?key=CHG-000001").status == 200  # hidden: not found
+
+
+def test_a_release_started_from_its_form_links_its_changes(browser, http, clock):
+    http.start_change(clock)
+    manager = browser("release-manager")
+    form = {"title": "Mail stack 2026.1", "description": "The relays and the filters.",
+            "change_keys": "CHG-000001\n  \n", "impact": "low",
+            "planned_deployment": (clock.now() + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")}
+
+    bad = manager.post("/start/release", {**form, "change_keys": "CHG-1"})
+    started = manager.post("/start/release", form)
+
+    assert bad.status == 422 and "CHG-1" in bad.text  # the typed list is kept
+    assert started.status == 302 and started.location == "/releases/REL-000001"
+    record = manager.get(started.location)
+    assert '<li><a href="/changes/CHG-000001">CHG-000001</a></li>' in record.text
+    assert http.get("/api/instances/REL-000001", "release-manager").get_json()["data"]["change_keys"] == [
+        "CHG-000001"]
