@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -40,13 +41,35 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _local_secret_key() -> str:
+    """The key that signs session cookies when CHANGEFLOW_SECRET_KEY is unset: made once and kept in
+    instance/secret_key (mode 0600), so that every worker on this host, and every restart, signs alike.
+    Several hosts must share CHANGEFLOW_SECRET_KEY instead."""
+    path = ROOT / "instance" / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(50):
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.01)  # another worker created it a moment ago and is writing it
+            continue
+        key = secrets.token_hex(32)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key)
+        return key
+    raise RuntimeError(f"{path} stays empty; delete it, or set CHANGEFLOW_SECRET_KEY")
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings (tests pass a database URL and a fake clock)."""
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
     app.config.from_mapping(
         CHANGEFLOW_DATABASE_URL=os.environ.get("CHANGEFLOW_DATABASE_URL",
                                                f"sqlite:///{ROOT / 'instance' / 'changeflow.db'}"),
-        SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or secrets.token_hex(32),
+        SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or _local_secret_key(),
         CHANGEFLOW_LOG_LEVEL=os.environ.get("CHANGEFLOW_LOG_LEVEL", "INFO"),
         CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", True),
         CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", True),

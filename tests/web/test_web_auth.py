@@ -156,3 +156,18 @@ def test_the_embedded_server_prints_demo_passwords_that_sign_in(database_url, ca
         assert client.get("/").status == 200
     finally:
         application.extensions["changeflow"].database.dispose()
+
+
+def test_the_cli_gives_a_user_a_password_that_signs_in(app, passwords):
+    runner = app.test_cli_runner()
+
+    result = runner.invoke(args=["users", "password", "change-owner"])
+    missing = runner.invoke(args=["users", "password", "ghost"])
+
+    assert result.exit_code == 0, result.output
+    password = result.stdout.strip()
+    assert " " not in password and len(password) >= 10
+    assert WebClient(app).sign_in("change-owner", PASSWORD).status == 401
+    assert WebClient(app).sign_in("change-owner", password).status == 302
+    assert missing.exit_code == 1 and "There is no user 'ghost'." in missing.output
+
