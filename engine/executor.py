@@ -30,6 +30,7 @@ from engine.views import (
     InstanceView,
     ModelView,
     MyWork,
+    RecordView,
     StartForm,
     TaskDetail,
     TaskView,
@@ -203,20 +204,31 @@ class Engine:
             return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
                                    incident)
 
-    def element_names(self, instance_id: int) -> dict[str, str]:
-        """The names of the instance's BPMN elements by id (from the parsed version; ids without a name left out)."""
+    def record(self, instance_id: int | None = None, *, business_key: str | None = None,
+               max_events: int = 1000) -> RecordView:
+        """An instance (by id or business key) with its tasks, who is barred from the live ones, its trail (the
+        first ``max_events``), its BPMN elements' names and its start form: a record's page, in one transaction."""
         with self.database.snapshot() as session:
             store = Store(session)
-            row = store.get_instance(instance_id)
+            row = (store.get_instance(instance_id) if instance_id is not None
+                   else store.instance_by_business_key(business_key or ""))
             if row is None:
-                raise NotFound(f"Instance {instance_id} does not exist.")
+                raise NotFound(f"There is no record {business_key or instance_id}.")
+            instance_id = row.id
             bundle = self.bundle(store, row.version_id)
+            incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
+            instance = InstanceView.of(row, bundle.version_number, store.live_tasks(row.id), incident)
+            rows = store.tasks_of(instance_id)
+            live = [task.id for task in rows if task.status in (TaskStatus.OPEN, TaskStatus.SUSPENDED)]
+            exclusions = store.exclusions_of(live)
+            events = [EventView.of(event) for event in store.list_events(instance_id, PageRequest(1, max_events)).items]
         names = {}
         for spec in all_task_specs(bundle.spec, bundle.subprocess_specs):
             bpmn_id, name = getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None)
             if bpmn_id and name:
                 names[bpmn_id] = name
-        return names
+        return RecordView(instance, [TaskView.of(task) for task in rows], exclusions, events, names,
+                          bundle.form(bundle.start_form_key))
 
     def instance_id_of(self, business_key: str) -> int:
         """The id of the instance with this business key (``CHG-000001``)."""
@@ -225,14 +237,6 @@ class Engine:
             if row is None:
                 raise NotFound(f"There is no record {business_key}.")
             return row.id
-
-    def instance_tasks(self, instance_id: int) -> tuple[list[TaskView], dict[str, dict[str, str]]]:
-        """Every task of the instance, oldest first, and for the live ones who is barred and why."""
-        with self.database.snapshot() as session:
-            store = Store(session)
-            rows = store.tasks_of(instance_id)
-            live = [row.id for row in rows if row.status in (TaskStatus.OPEN, TaskStatus.SUSPENDED)]
-            return [TaskView.of(row) for row in rows], store.exclusions_of(live)
 
     def diagram(self, instance_id: int) -> DiagramView:
         """The instance's diagram and where it stands: completed, active and waiting elements.

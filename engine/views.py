@@ -121,6 +121,18 @@ class MyWork:
 
 
 @dataclass(frozen=True)
+class RecordView:
+    """What a record's page shows, read in one transaction."""
+
+    instance: InstanceView
+    tasks: list[TaskView]  # every task it ever had, oldest first
+    exclusions: dict[str, dict[str, str]]  # live task id -> {barred user: why}
+    events: list[EventView]  # the trail, oldest first
+    element_names: dict[str, str]  # BPMN element id -> name
+    start_form: FormDefinition | None
+
+
+@dataclass(frozen=True)
 class DiagramView:
     """A version's BPMN and where an instance stands on it, by element id."""
 

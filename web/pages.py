@@ -28,7 +28,7 @@ from engine import (
     UnclaimTask,
 )
 from engine.states import EventType
-from engine.views import InstanceView, ProcessFacts, TaskFacts, TaskView
+from engine.views import InstanceView, ProcessFacts, RecordView, TaskFacts, TaskView
 from roles import accounts
 from roles.errors import Denied, DutiesSeparated, Hidden
 from roles.policy import Action, Principal, Role, authorizer, check, may
@@ -139,9 +139,9 @@ def task(task_id: str, *, values: dict[str, Any] | None = None, errors: dict[str
     cf = web()
     detail = cf.engine.task_detail(task_id)
     check(me(), Action.VIEW_TASK, detail.task)
-    instance = cf.engine.instance_view(detail.task.instance_id)
-    _all_tasks, exclusions = cf.engine.instance_tasks(instance.id)
-    facts = _facts(detail.task, detail.requester, exclusions)
+    view = cf.engine.record(detail.task.instance_id)
+    instance = view.instance
+    facts = _facts(detail.task, detail.requester, view.exclusions)
     open_ = detail.task.state is TaskStatus.OPEN
     refusal = _refusal(me(), Action.COMPLETE, facts) if open_ else None
     if open_ and refusal is None and detail.task.assignee not in (None, me().username):
@@ -154,7 +154,7 @@ def task(task_id: str, *, values: dict[str, Any] | None = None, errors: dict[str
         "task.html", task=detail.task, detail=detail, instance=instance, fields=fields, refusal=refusal,
         problem=problem, may_claim=open_ and detail.task.assignee is None and may(me(), Action.CLAIM, facts),
         may_unclaim=open_ and detail.task.assignee is not None and may(me(), Action.UNCLAIM, facts),
-        trail=_trail(instance), record_url=record_url(instance.business_key, instance.practice),
+        trail=_trail(view), record_url=record_url(instance.business_key, instance.practice),
         summary=_summary(instance),
     ), status
 
@@ -254,15 +254,12 @@ class TrailEntry:
     data: dict[str, Any]
 
 
-def _trail(instance: InstanceView) -> list[TrailEntry]:
+def _trail(view: RecordView) -> list[TrailEntry]:
     """The audit trail as sentences: task titles and actors, not a column of event types."""
-    cf = web()
-    tasks, _exclusions = cf.engine.instance_tasks(instance.id)
-    titles = {task.id: task.title for task in tasks}
-    element_titles = {**cf.engine.element_names(instance.id), **{task.element_id: task.title for task in tasks}}
-    events = cf.engine.list_events(instance.id, PageRequest(1, 1000)).items
+    titles = {task.id: task.title for task in view.tasks}
+    element_titles = {**view.element_names, **{task.element_id: task.title for task in view.tasks}}
     entries = []
-    for event in events:
+    for event in view.events:
         data = event.data
         title = titles.get(event.task_id or "") or element_titles.get(data.get("element_id", "")) \
             or data.get("element_id") or ""
@@ -302,10 +299,9 @@ def _describe(kind: EventType, title: str, data: dict[str, Any]) -> tuple[str, s
     return f"{kind.value.replace('_', ' ')}", None
 
 
-def _who_may_act(instance: InstanceView) -> list[dict[str, Any]]:
+def _who_may_act(view: RecordView) -> list[dict[str, Any]]:
     """For each open task: its role, the people who may act on it now, and a flag when nobody may."""
-    cf = web()
-    _tasks, exclusions = cf.engine.instance_tasks(instance.id)
+    cf, instance, exclusions = web(), view.instance, view.exclusions
     pairs = sorted({(task.role, task.practice) for task in instance.tasks})
     with cf.database.snapshot() as db:
         holders = accounts.holders(db, pairs)
@@ -328,30 +324,35 @@ def _linked(instance: InstanceView, trail: list[TrailEntry]) -> list[str]:
     return list(dict.fromkeys(keys))
 
 
+def _visible_record(business_key: str) -> RecordView:
+    view = web().engine.record(business_key=business_key.upper())
+    check(me(), Action.VIEW_INSTANCE, view.instance)
+    return view
+
+
 def record(folder: str, business_key: str) -> Any:
     """A change or release: data, status, diagram, who may act on each open task, actions, notes, trail."""
-    instance = _visible(business_key)
-    if RECORD_PATHS.get(instance.practice) != folder:
-        return redirect(record_url(instance.business_key, instance.practice))
-    return _record(instance)
+    view = _visible_record(business_key)
+    if RECORD_PATHS.get(view.instance.practice) != folder:
+        return redirect(record_url(view.instance.business_key, view.instance.practice))
+    return _record(view)
 
 
 def other_record(business_key: str) -> Any:
-    instance = _visible(business_key)
-    if instance.practice in RECORD_PATHS:
-        return redirect(record_url(instance.business_key, instance.practice))
-    return _record(instance)
+    view = _visible_record(business_key)
+    if view.instance.practice in RECORD_PATHS:
+        return redirect(record_url(view.instance.business_key, view.instance.practice))
+    return _record(view)
 
 
-def _record(instance: InstanceView) -> Any:
-    cf = web()
-    trail = _trail(instance)
-    start = cf.engine.start_form(instance.process, instance.version)
-    labels = {field.name: field.label for field in start.definition.fields} if start.definition else {}
+def _record(view: RecordView) -> Any:
+    instance = view.instance
+    trail = _trail(view)
+    labels = {field.name: field.label for field in view.start_form.fields} if view.start_form else {}
     linked = [(key, _link_for(key)) for key in _linked(instance, trail)]
     return render_template(
         "record.html", instance=instance, summary=_summary(instance), trail=trail, labels=labels,
-        who=_who_may_act(instance), may_manage=may(me(), Action.MANAGE_INSTANCE, instance), linked=linked,
+        who=_who_may_act(view), may_manage=may(me(), Action.MANAGE_INSTANCE, instance), linked=linked,
         record_url=record_url(instance.business_key, instance.practice),
     )
 
