@@ -13,7 +13,7 @@ import secrets
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, Response, flash, g, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from roles import accounts
@@ -51,8 +51,19 @@ def _check_csrf() -> None:
         raise CsrfFailed()
 
 
+def _refuse_nul() -> None:
+    """PostgreSQL stores no NUL character in text: a URL or form holding one can name nothing (400, not 500)."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.method == "POST":
+        values += [*request.form.keys(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        abort(400, "The address or the form holds a NUL character (%00), which nothing here can contain.")
+
+
 def load_person() -> Any:
-    """Before every web view: check CSRF on posts, then find the signed-in person or send them to sign in."""
+    """Before every web view: refuse NUL characters, check CSRF on posts, then find the signed-in person or
+    send them to sign in."""
+    _refuse_nul()
     if request.method == "POST":
         _check_csrf()
     if request.endpoint in PUBLIC_ENDPOINTS:

@@ -58,3 +58,12 @@ def test_junk_never_makes_a_5xx(browser, targets, row):
                 client = browser(user)
 
     assert failures == []
+
+
+@pytest.mark.usefixtures("shipped")
+def test_a_nul_character_anywhere_is_a_400_page(browser, targets):
+    manager = browser("change-manager")
+
+    for page in (manager.get("/tasks/a%00b"), manager.get("/find?key=%00"),
+                 manager.post(f"/records/{targets['business_key']}/notes", {"text": "a\x00b"})):
+        assert page.status == 400 and "NUL character" in page.text
