@@ -27,7 +27,7 @@ from sqlalchemy import create_engine, insert, text
 
 from bench.common import fresh_postgres, fresh_sqlite, postgres_available, progress, summary
 from bench.w3_task_lists import PRACTICES, PROCESSES, ROLES, TASKS_PER_INSTANCE
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, ProcessInstance, ProcessModel
 
 REQUESTS = 200
 PASSWORD = "bench password 1"
@@ -73,6 +73,10 @@ def seed(url: str, total_tasks: int, *, user: str) -> None:
                           "assignee": assignee, "due_at": due, "form_key": None, "instructions": None,
                           "separation": [], "created_at": at})
     with engine.begin() as connection:
+        # The seeded processes exist as models, as real ones do (My work's process filter looks their practice up).
+        connection.execute(insert(ProcessModel.__table__), [
+            {"key": key, "name": key.replace("_", " ").capitalize(), "practice": practice, "created_at": start}
+            for practice, keys in PROCESSES.items() for key in keys])
         for batch in range(0, len(instances), 5000):
             connection.execute(insert(ProcessInstance.__table__), instances[batch:batch + 5000])
         for batch in range(0, len(tasks), 5000):

@@ -376,8 +376,12 @@ class Store:
         practices = self._expand_practices(query.practices) if query.practices is not None else None
         assignees = self._assignee_options(query)
         if query.queues is not None:
+            # A process lives in one practice: the queues of other practices cannot hold its tasks, and walking
+            # them would read every task they hold to find none.
+            home = self._practice_of(query.process_key) if query.process_key else None
             pairs = [(role, practice) for role, practice in self._expand_queues(query.queues)
-                     if (query.role is None or role == query.role) and (practices is None or practice in practices)]
+                     if (query.role is None or role == query.role) and (practices is None or practice in practices)
+                     and (home is None or practice == home)]
             branches = [tuple(c for c in (Condition("practice", "eq", practice), Condition("role", "eq", role),
                                           task_list.assignee_condition(assignee)) if c is not None)
                         for role, practice in pairs for assignee in assignees]
@@ -409,6 +413,9 @@ class Store:
         if query.assignee is not None:
             return [query.assignee] if task_list.ANYONE in allowed or query.assignee in allowed else []
         return allowed
+
+    def _practice_of(self, process_key: str) -> str | None:
+        return self.session.scalar(select(ProcessModel.practice).where(ProcessModel.key == process_key))
 
     def _known_practices(self) -> list[str]:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))
