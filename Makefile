@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 CHANGEFLOW_TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 export CHANGEFLOW_TEST_POSTGRES_URL
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test lint bench clean assets browsers screenshots
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,19 @@ lint: setup
 # Two workers on two cores take the suite from about 5.5 to 3.7 minutes on this machine kind (-n auto: one per core).
 test: lint
 	$(BIN)/pytest -n auto
+
+# The diagram viewer bundle (web/static/diagram-viewer.*) is committed, so `make run` needs no Node. After
+# changing web/assets/ (sources, package.json, lockfile), rebuild it with Node 20+ and npm, and commit it.
+assets:
+	cd web/assets && npm ci --no-audit --no-fund && npm run build
+
+# Browser tests drive Debian's Chromium through Playwright (Playwright's own browser download is not used).
+browsers:
+	apt-get install -y chromium
+
+# Screenshots of the main pages for the README, taken by the browser journeys.
+screenshots: setup
+	CHANGEFLOW_SCREENSHOTS=docs/images CHANGEFLOW_REQUIRE_BROWSER=1 $(BIN)/pytest tests/browser -q
 
 bench: setup
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'

@@ -16,13 +16,16 @@ import logging
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import api
 import migrations
+import web
 from api import cli
 from api.extension import EXTENSION, Changeflow
 from engine import SYSTEM_ACTOR, Database, Engine
@@ -57,13 +60,35 @@ def _env_flag(name: str, default: bool) -> bool:
     return default if value is None else value.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _local_secret_key() -> str:
+    """The key that signs session cookies when CHANGEFLOW_SECRET_KEY is unset: made once and kept in
+    instance/secret_key (mode 0600), so that every worker on this host, and every restart, signs alike.
+    Several hosts must share CHANGEFLOW_SECRET_KEY instead."""
+    path = ROOT / "instance" / "secret_key"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(50):
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            key = path.read_text().strip()
+            if key:
+                return key
+            time.sleep(0.01)  # another worker created it a moment ago and is writing it
+            continue
+        key = secrets.token_hex(32)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(key)
+        return key
+    raise RuntimeError(f"{path} stays empty; delete it, or set CHANGEFLOW_SECRET_KEY")
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build the app. ``test_config`` overrides settings (tests pass a database URL and a fake clock)."""
     app = Flask(__name__, instance_path=str(ROOT / "instance"))
     app.config.from_mapping(
         CHANGEFLOW_DATABASE_URL=os.environ.get("CHANGEFLOW_DATABASE_URL",
                                                f"sqlite:///{ROOT / 'instance' / 'changeflow.db'}"),
-        SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or secrets.token_hex(32),
+        SECRET_KEY=os.environ.get("CHANGEFLOW_SECRET_KEY") or _local_secret_key(),
         CHANGEFLOW_LOG_LEVEL=os.environ.get("CHANGEFLOW_LOG_LEVEL", "INFO"),
         CHANGEFLOW_MIGRATE=_env_flag("CHANGEFLOW_MIGRATE", _serves()),
         CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", _serves()),
@@ -73,6 +98,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
         CHANGEFLOW_COMMAND_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_COMMAND_TIME_LIMIT", "10.0")),
         CHANGEFLOW_CLOCK=None,
+        CHANGEFLOW_TRUST_PROXY=_env_flag("CHANGEFLOW_TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
     if test_config:
@@ -91,7 +117,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                     services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
+    web.init_app(app, database, engine)
     cli.init_app(app)
+    if app.config["CHANGEFLOW_TRUST_PROXY"]:
+        # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host, so that session cookies are Secure.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_proto=1, x_host=1)  # type: ignore[method-assign]
 
     if app.config["CHANGEFLOW_DEPLOY_BPMN"]:
         for outcome in deploy_folder(engine, ROOT / "bpmn", actor=SYSTEM_ACTOR):
@@ -105,14 +135,15 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
-    """On an empty database, create demo users and print their tokens (the only time they are shown)."""
+    """On an empty database, create demo users and print their passwords and tokens (shown only now)."""
     with database.transaction() as session:
         if accounts.count_users(session) > 0:
             return
         demo = create_demo_users(session, now=engine.clock.now())
-    lines = ["", "Changeflow demo users (tokens are shown once; keep them):"]
-    lines += [f"  {user.username:<24} {', '.join(f'{r}:{p}' for r, p in user.grants):<24} {user.token}"
-              for user in demo]
+    lines = ["", "Changeflow demo users (passwords and tokens are shown once; keep them):",
+             f"  {'username':<22} {'roles':<22} {'password':<18} API token"]
+    lines += [f"  {user.username:<22} {', '.join(f'{r}:{p}' for r, p in user.grants):<22} {user.password:<18} "
+              f"{user.token}" for user in demo]
     lines.append("")
     print("\n".join(lines), flush=True)
 
@@ -124,5 +155,6 @@ if __name__ == "__main__":
         "CHANGEFLOW_DEMO_USERS": _env_flag("CHANGEFLOW_DEMO_USERS", True),
         "CHANGEFLOW_TIMER_THREAD": _env_flag("CHANGEFLOW_TIMER_THREAD", True),
     })
-    print(f"Changeflow is serving on http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
+    print(f"Changeflow is serving on http://{host}:{port}/ (sign in with a demo user above); the API is at "
+          f"http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
     application.run(host=host, port=port, threaded=True)

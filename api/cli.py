@@ -79,6 +79,19 @@ def create_user(username: str, admin: bool, grants: tuple[str, ...], display_nam
     click.echo(token)
 
 
+@users.command("password")
+@click.argument("username")
+@clean_errors
+def set_password(username: str) -> None:
+    """Give a user a new generated password for the web app (printed once, alone); their sessions end."""
+    cf = changeflow()
+    password = accounts.generate_password()
+    with cf.database.transaction() as session:
+        accounts.set_password(session, accounts.get_user(session, username), password, now=cf.now())
+    click.echo(f"New password for {username} (shown once):", err=True)
+    click.echo(password)
+
+
 @users.command("list")
 @clean_errors
 def list_users() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import protect
 from api.extension import changeflow, principal
@@ -14,12 +15,14 @@ from api.schemas import (
     EventSchema,
     InstanceQueryArgs,
     InstanceSchema,
+    NoteRequestSchema,
     PageArgs,
     ReasonSchema,
     RetryRequestSchema,
     StartRequestSchema,
 )
 from engine import (
+    AddWorkNote,
     CancelInstance,
     InstanceQuery,
     ResumeInstance,
@@ -43,7 +46,7 @@ def visible_instance(instance_id: int) -> InstanceView:
 
 @blp.route("")
 class Instances(MethodView):
-    @blp.arguments(InstanceQueryArgs, location="query")
+    @blp.arguments(InstanceQueryArgs, location="query", unknown=RAISE)
     @blp.response(200, InstanceSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -52,7 +55,8 @@ class Instances(MethodView):
         query = InstanceQuery(
             practices=principal().visible_practices(), process_key=args.get("process"),
             statuses=(args["status"],) if args.get("status") else (), started_by=args.get("started_by"),
-            business_key=args.get("business_key"),
+            business_key=args.get("business_key"), service=args.get("service"),
+            started_from=args.get("started_from"), started_until=args.get("started_until"),
         )
         return paged(changeflow().engine.list_instances(query, page), page)
 
@@ -79,9 +83,29 @@ class Instance(MethodView):
         return visible_instance(instance_id)
 
 
+@blp.route("/<business_key:business_key>")
+class InstanceByKey(MethodView):
+    @blp.response(200, InstanceSchema)
+    @problems(blp, 404)
+    def get(self, business_key: str) -> Any:
+        """An instance by its business key (`CHG-000001`, `REL-000001`): the same answer as by its id."""
+        return visible_instance(changeflow().engine.instance_id_of(business_key))
+
+
+@blp.route("/<id:instance_id>/notes")
+class Notes(MethodView):
+    @blp.arguments(NoteRequestSchema)
+    @blp.response(201, EventSchema)
+    @problems(blp, 404, 422)
+    def post(self, body: dict[str, Any], instance_id: int) -> Any:
+        """Add a work note: a comment kept in the instance's trail (anyone who may see the instance)."""
+        return changeflow().engine.run(AddWorkNote(instance_id, body["text"]), actor=principal().username,
+                                       authorize=authorizer(principal(), Action.VIEW_INSTANCE))
+
+
 @blp.route("/<id:instance_id>/events")
 class Events(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, EventSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 404, 422)
     def get(self, args: dict[str, Any], instance_id: int) -> Any:

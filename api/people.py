@@ -6,6 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import protect
 from api.extension import changeflow, principal
@@ -17,6 +18,7 @@ from api.schemas import (
     RoleAssignmentQuerySchema,
     RoleAssignmentSchema,
     RoleSchema,
+    TokenInfoSchema,
     TokenRequestSchema,
     TokenSchema,
     UserCreateSchema,
@@ -24,6 +26,7 @@ from api.schemas import (
 )
 from engine import Conflict, Listing, ReleaseClaims
 from roles import accounts
+from roles.errors import AlreadyExists
 from roles.models import RoleAssignment, User
 from roles.policy import Action, Role, UserFacts, check
 
@@ -61,7 +64,7 @@ class Me(MethodView):
 
 @blp.route("/users")
 class Users(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, UserSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 403, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -97,8 +100,46 @@ class UserResource(MethodView):
             return _user_body(accounts.get_user(session, username))
 
 
+@blp.route("/users/<string:username>/disable")
+class DisableUser(MethodView):
+    @blp.response(200, UserSchema)
+    @problems(blp, 403, 404, 409)
+    def post(self, username: str) -> Any:
+        """Disable an account (admins): its sessions and API tokens are refused at once."""
+        return _set_active(username, False)
+
+
+@blp.route("/users/<string:username>/enable")
+class EnableUser(MethodView):
+    @blp.response(200, UserSchema)
+    @problems(blp, 403, 404)
+    def post(self, username: str) -> Any:
+        """Enable a disabled account again (admins). Its tokens work again unless revoked or expired."""
+        return _set_active(username, True)
+
+
+def _set_active(username: str, active: bool) -> dict[str, Any]:
+    admin = _admin()
+    if not active and username == admin:
+        raise AlreadyExists("You cannot disable your own account; ask another admin.")
+    with changeflow().database.transaction() as session:
+        user = accounts.get_user(session, username)
+        accounts.set_active(session, user, active)
+        return _user_body(user)
+
+
 @blp.route("/users/<string:username>/tokens")
 class Tokens(MethodView):
+    @blp.response(200, TokenInfoSchema(many=True))
+    @problems(blp, 403, 404)
+    def get(self, username: str) -> Any:
+        """A user's API tokens, oldest first, without the tokens themselves (admins)."""
+        _admin()
+        cf = changeflow()
+        with cf.database.snapshot() as session:
+            user = accounts.get_user(session, username)
+            return [accounts.token_info(row, now=cf.now()) for row in accounts.tokens_of(session, user)]
+
     @blp.arguments(TokenRequestSchema, required=False)
     @blp.response(201, TokenSchema)
     @problems(blp, 403, 404, 422)
@@ -136,7 +177,7 @@ class Roles(MethodView):
 
 @blp.route("/role-assignments")
 class RoleAssignments(MethodView):
-    @blp.arguments(RoleAssignmentQuerySchema, location="query")
+    @blp.arguments(RoleAssignmentQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, RoleAssignmentSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:

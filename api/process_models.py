@@ -7,6 +7,7 @@ from typing import Any
 from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import protect
 from api.extension import changeflow, principal
@@ -16,6 +17,7 @@ from api.schemas import (
     DeployResultSchema,
     PageArgs,
     ProcessModelSchema,
+    StartFormSchema,
     ValidateRequestSchema,
     ValidationReportSchema,
     VersionDetailSchema,
@@ -32,7 +34,7 @@ XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
 
 @blp.route("")
 class ProcessModels(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, ProcessModelSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -52,7 +54,7 @@ class ProcessModel(MethodView):
 
 @blp.route("/<process_key:key>/versions")
 class Versions(MethodView):
-    @blp.arguments(PageArgs, location="query")
+    @blp.arguments(PageArgs, location="query", unknown=RAISE)
     @blp.response(200, VersionSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 404, 422)
     def get(self, args: dict[str, Any], key: str) -> Any:
@@ -60,7 +62,7 @@ class Versions(MethodView):
         page = page_request(args)
         return paged(changeflow().engine.list_versions(key, page), page)
 
-    @blp.arguments(XmlDeployArgs, location="query")
+    @blp.arguments(XmlDeployArgs, location="query", unknown=RAISE)
     @blp.doc(requestBody={
         "required": True,
         "description": "JSON {bpmn, practice, name?, comment?, decisions?, forms?}, or the raw BPMN XML with "
@@ -95,6 +97,17 @@ class Version(MethodView):
     def get(self, key: str, number: int) -> Any:
         """One version, with its BPMN XML and decision tables."""
         return changeflow().engine.version_view(key, number)
+
+
+@blp.route("/<string:key>/versions/<id:number>/start-form")
+class StartForm(MethodView):
+    @blp.response(200, StartFormSchema)
+    @problems(blp, 404)
+    def get(self, key: str, number: int) -> Any:
+        """The start form of a version as JSON Schema, as tasks publish theirs (null when it has none)."""
+        start = changeflow().engine.start_form(key, number)
+        return {"process": start.process, "version": start.version, "start_role": start.start_role,
+                "form": start.form}
 
 
 @blp.route("/validate")

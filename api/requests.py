@@ -34,6 +34,10 @@ class ProcessKeyConverter(BaseConverter):
     advertised GET, which the OpenAPI document rightly does not list)."""
 
     regex = r"(?!validate$)[^/]+"
+class BusinessKeyConverter(BaseConverter):
+    """``<business_key:name>``: a record's business key such as ``CHG-000042`` (never a bare number)."""
+
+    regex = r"[A-Z]{2,10}-[0-9]{1,12}"
 
 
 class StrictJSONProvider(DefaultJSONProvider):
@@ -104,4 +108,5 @@ def init_app(app: Flask) -> None:
     """Install the id converter (before any route uses it) and the strict JSON parser."""
     app.url_map.converters["id"] = IdConverter
     app.url_map.converters["process_key"] = ProcessKeyConverter
+    app.url_map.converters["business_key"] = BusinessKeyConverter
     app.json = StrictJSONProvider(app)

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from engine import ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.states import EventType
+from engine.views import SlaState
 from roles.policy import Role
 
 MAX_PER_PAGE = 200
@@ -231,6 +232,12 @@ class TaskSchema(Schema):
     created_at = fields.DateTime()
     completed_by = fields.String(allow_none=True)
     completed_at = fields.DateTime(allow_none=True)
+    record_title = fields.String(allow_none=True, metadata={"description": "The record's title (task lists)."})
+    risk = fields.String(allow_none=True, metadata={"description": "The record's risk, when it has one."})
+    planned_start = fields.String(allow_none=True, metadata={"description": "Start of the planned window."})
+    planned_end = fields.String(allow_none=True, metadata={"description": "End of the planned window."})
+    sla_state = fields.Enum(SlaState, by_value=True, allow_none=True, metadata={
+        "description": "none (no due date), on_track, due_soon (within 8 hours) or overdue (task lists)."})
 
 
 class FormSchema(Schema):
@@ -256,6 +263,8 @@ class TaskQueryArgs(PageArgs):
     role = fields.String(validate=validate.OneOf([r.value for r in Role if r is not Role.ADMIN]))
     assignee = fields.String(metadata={"description": "'me', 'none' or a username."})
     state = fields.Enum(TaskStatus, by_value=True, metadata={"description": "Default: open."})
+    sort = fields.String(load_default="created", validate=validate.OneOf(["created", "due"]), metadata={
+        "description": "'created' (default): oldest first. 'due': earliest due date first, undated last."})
 
 
 class CompleteRequestSchema(StrictSchema):
@@ -322,6 +331,9 @@ class InstanceQueryArgs(PageArgs):
     status = fields.Enum(InstanceStatus, by_value=True)
     started_by = fields.String()
     business_key = fields.String()
+    service = fields.String(metadata={"description": "The record's affected service."})
+    started_from = fields.AwareDateTime(metadata={"description": "Started at or after (ISO 8601 with a timezone)."})
+    started_until = fields.AwareDateTime(metadata={"description": "Started before (ISO 8601 with a timezone)."})
 
 
 class ReasonSchema(StrictSchema):
@@ -341,6 +353,27 @@ class EventSchema(Schema):
     instance_id = fields.Integer(allow_none=True)
     task_id = fields.String(allow_none=True)
     data = fields.Dict()
+
+
+class NoteRequestSchema(StrictSchema):
+    text = fields.String(required=True, metadata={"description": "The note (up to 5,000 characters)."})
+
+
+class StartFormSchema(Schema):
+    process = fields.String()
+    version = fields.Integer()
+    start_role = fields.String(allow_none=True)
+    form = fields.Nested(FormSchema, allow_none=True, metadata={
+        "description": "The start event's form as JSON Schema; null when the process starts without data."})
+
+
+class TokenInfoSchema(Schema):
+    id = fields.Integer()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    last_used_at = fields.DateTime(allow_none=True)
+    active = fields.Boolean(metadata={"description": "Neither revoked nor expired."})
 
 
 class MessageRequestSchema(StrictSchema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from api.auth import protect
 from api.extension import changeflow, principal
@@ -31,7 +32,7 @@ blp = protect(Blueprint("tasks", __name__, url_prefix="/api/tasks",
 
 @blp.route("")
 class Tasks(MethodView):
-    @blp.arguments(TaskQueryArgs, location="query")
+    @blp.arguments(TaskQueryArgs, location="query", unknown=RAISE)
     @blp.response(200, TaskSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -132,6 +133,7 @@ def task_query(caller: Principal, args: dict[str, Any]) -> TaskQuery:
         "role": args.get("role"),
         "unassigned": assignee == "none",
         "assignee": caller.username if assignee == "me" else (None if assignee in (None, "none") else assignee),
+        "sort": args.get("sort", "created"),
     }
     if args["scope"] == "actionable":
         # Only open tasks can be worked on: any other state lists nothing here (scope=all lists them). An

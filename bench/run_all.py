@@ -1,4 +1,4 @@
-"""Run every benchmark (W1 to W4), show progress, save the raw figures and print a summary.
+"""Run every benchmark (W1 to W5), show progress, save the raw figures and print a summary.
 
     make bench            # or: .venv/bin/python -m bench.run_all [--quick]
 
@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from bench import w1_lifecycle, w2_growth, w3_task_lists, w4_scale_out
+from bench import w1_lifecycle, w2_growth, w3_task_lists, w4_scale_out, w5_web
 from bench.common import RUNS, calibration_ms, machine, postgres_available, progress
 
 
@@ -48,6 +48,12 @@ def summarize(results: dict[str, Any]) -> str:
             lines.append(f"| W4 {label} | instances/s | {w4[label]['instances_per_s']:.1f} |")
             lines.append(f"| W4 {label} | check | {'passed' if w4[label]['check']['ok'] else 'FAILED'} |")
         lines.append(f"| W4 | speed-up 4 vs 1 worker | {w4['speed_up_4_vs_1']:.2f}x |")
+    for backend, figures in results.get("W5", {}).items():
+        for label, data in figures.items():
+            if isinstance(data, dict) and "p95_ms" in data:
+                lines.append(f"| W5 {backend} {label} | server p95 (ms) | {data['p95_ms']:.2f} |")
+        for page, weight in figures["page_weight"].items():
+            lines.append(f"| W5 {backend} {page} page | JS+CSS gzip (KB) | {weight['js_css_gzip_bytes'] / 1024:.1f} |")
     return "\n".join(lines)
 
 
@@ -69,6 +75,8 @@ def main(argv: list[str] | None = None) -> None:
     results["W3"] = w3_task_lists.main(["--tasks", "10000" if args.quick else "100000"])
     progress("W4: scale-out on PostgreSQL")
     results["W4"] = w4_scale_out.main(["--per-client", "3" if args.quick else "25"])
+    progress("W5: the web app (My work, the record page, page weight)")
+    results["W5"] = w5_web.main(["--tasks", "10000" if args.quick else "100000"])
     results["calibration_ms_after"] = calibration_ms()
     RUNS.mkdir(parents=True, exist_ok=True)
     path = RUNS / f"results-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}.json"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from engine.clock import Clock, FakeClock, SystemClock
 from engine.commands import (
+    AddWorkNote,
     AssignTask,
     CancelInstance,
     ClaimTask,
@@ -35,8 +36,8 @@ from engine.store import InstanceQuery, Listing, PageRequest, TaskQuery
 
 __all__ = [
     "SYSTEM_ACTOR",
-    "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext", "CompleteExternalTask",
-    "CompleteTask", "ExtendExternalTaskLock", "ExternalTaskStatus", "FetchAndLockExternalTasks",
+    "AddWorkNote", "AssignTask", "Authorizer", "CancelInstance", "ClaimTask", "Clock", "CommandContext",
+    "CompleteExternalTask", "CompleteTask", "ExtendExternalTaskLock", "ExternalTaskStatus", "FetchAndLockExternalTasks",
     "ReportExternalTaskFailure",
     "Conflict", "CorrelateMessage", "Database", "DeployError", "DeployVersion", "Engine", "EngineError",
     "EventType", "FakeClock", "FireTimers", "FormInvalid", "InstanceQuery", "InstanceStatus", "InvalidInput",

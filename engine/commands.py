@@ -31,6 +31,8 @@ from engine.views import (
     DeployResult,
     ExternalTaskFacts,
     ExternalTaskView,
+    EventView,
+    InstanceFacts,
     InstanceSummary,
     InstanceView,
     ProcessFacts,
@@ -384,6 +386,33 @@ class RetryInstance:
         if refused:
             raise FormInvalid("The retry data sets what a form decides.", errors=refused)
         return data
+
+
+@dataclass(frozen=True)
+class AddWorkNote:
+    """Keep a person's comment on a record in its audit trail (anyone who may see the record)."""
+
+    instance_id: int
+    text: str
+
+    MAX_LENGTH: ClassVar[int] = 5000
+
+    def execute(self, ctx: CommandContext) -> EventView:
+        text = (self.text or "").strip()
+        if not text:
+            raise InvalidInput("A work note needs some text.", errors={"text": ["Write the note."]})
+        if len(text) > self.MAX_LENGTH:
+            raise InvalidInput("The work note is too long.",
+                               errors={"text": [f"Use at most {self.MAX_LENGTH} characters."]})
+        instance = ctx.store.get_instance(self.instance_id)
+        if instance is None:
+            raise NotFound(f"Instance {self.instance_id} does not exist.")
+        ctx.authorize(InstanceFacts(instance.id, instance.business_key, instance.process_key, instance.practice,
+                                    instance.started_by, instance.status))
+        event = ctx.store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.NOTE, instance_id=instance.id,
+                                    data={"text": text})
+        ctx.store.session.flush()
+        return EventView.of(event)
 
 
 # -- human tasks ----------------------------------------------------------------------------------

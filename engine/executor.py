@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -17,12 +18,25 @@ from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.runtime import TIME_BUDGET
 from engine.sandbox import SandboxEnvironment
+from engine.scripting import ScriptEngine
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
-from engine.specs import LaneRoles, ProcessBundle, SpecCache
-from engine.states import InstanceStatus
+from engine.specs import LaneRoles, ProcessBundle, SpecCache, all_task_specs, start_event
+from engine.states import InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
-from engine.views import EventView, InstanceFacts, InstanceView, ModelView, TaskDetail, TaskView, VersionView
+from engine.views import (
+    DiagramView,
+    EventView,
+    InstanceFacts,
+    InstanceView,
+    ModelView,
+    MyWork,
+    RecordView,
+    StartForm,
+    TaskDetail,
+    TaskView,
+    VersionView,
+)
 from forms import FormDefinition, to_json_schema
 
 log = logging.getLogger(__name__)
@@ -141,9 +155,29 @@ class Engine:
     # -- queries -----------------------------------------------------------------------------------
 
     def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
+        """A page of tasks, each with what the list shows of its record and its SLA state."""
         with self.database.snapshot() as session:
-            listing = Store(session).list_tasks(query, page)
-            return Listing([TaskView.of(row) for row in listing.items], listing.total)
+            store = Store(session)
+            listing = store.list_tasks(query, page)
+            records = store.instance_data(row.instance_id for row in listing.items)
+            now = self.clock.now()
+            return Listing([TaskView.of(row).with_record(records.get(row.instance_id, {}), now)
+                            for row in listing.items], listing.total)
+
+    def my_work(self, query: TaskQuery, page: PageRequest, *, username: str, queues: tuple[tuple[str, str], ...],
+                practices: tuple[str, ...] | None) -> MyWork:
+        """Everything a person's work list shows, read in one transaction: a page of tasks with their records,
+        the counts per queue, and the process models of the practices they see (for the filters)."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            listing = store.list_tasks(query, page)
+            records = store.instance_data(row.instance_id for row in listing.items)
+            now = self.clock.now()
+            tasks = [TaskView.of(row).with_record(records.get(row.instance_id, {}), now) for row in listing.items]
+            counts = store.queue_counts(queues, username)
+            models = store.list_models(practices, PageRequest(1, 200)).items
+            return MyWork(Listing(tasks, listing.total), counts,
+                          [ModelView.of(model, number) for model, number in models])
 
     def task_view(self, task_id: str) -> TaskView:
         with self.database.snapshot() as session:
@@ -173,8 +207,39 @@ class Engine:
                 definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
                         "schema": to_json_schema(definition, data)}
-            return TaskDetail(view, form, data, instance.status, instance.started_by)
+            else:
+                definition = None
+            return TaskDetail(view, form, data, instance.status, instance.started_by, definition)
 
+    def start_form(self, key: str, number: int | None = None) -> StartForm:
+        """The start form of a version (the latest unless ``number`` is given)."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            model, version = store.model_and_version(key, number)
+            if model is None or version is None:
+                raise NotFound(f"There is no process '{key}'" + (f" version {number}." if number else "."))
+            bundle = self.bundle(store, version.id)
+            return StartForm(model.key, version.number, model.practice, bundle.start_role,
+                             bundle.form(bundle.start_form_key))
+
+    def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            listing = store.list_instances(query, page)
+            versions = store.instance_versions(row.version_id for row in listing.items)
+            tasks = store.live_tasks_of(row.id for row in listing.items)
+            views = [InstanceView.of(row, versions[row.version_id].number, tasks[row.id]) for row in listing.items]
+            return Listing(views, listing.total)
+
+    def instance_view(self, instance_id: int) -> InstanceView:
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_instance(instance_id)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
+            return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
+                                   incident)
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:
             store = Store(session)
@@ -194,6 +259,83 @@ class Engine:
             # The version's number is a column: no need to parse (or even read) its BPMN to learn it.
             number = store.instance_versions([row.version_id])[row.version_id].number
             return InstanceView.of(row, number, store.live_tasks(row.id), incident, store.waiting_reasons(row))
+
+    def record(self, instance_id: int | None = None, *, business_key: str | None = None,
+               max_events: int = 1000) -> RecordView:
+        """An instance (by id or business key) with its tasks, who is barred from the live ones, its trail (the
+        first ``max_events``), its BPMN elements' names and its start form: a record's page, in one transaction."""
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = (store.get_instance(instance_id) if instance_id is not None
+                   else store.instance_by_business_key(business_key or ""))
+            if row is None:
+                raise NotFound(f"There is no record {business_key or instance_id}.")
+            instance_id = row.id
+            bundle = self.bundle(store, row.version_id)
+            incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
+            instance = InstanceView.of(row, bundle.version_number, store.live_tasks(row.id), incident)
+            rows = store.tasks_of(instance_id)
+            live = [task.id for task in rows if task.status in (TaskStatus.OPEN, TaskStatus.SUSPENDED)]
+            exclusions = store.exclusions_of(live)
+            events = [EventView.of(event) for event in store.list_events(instance_id, PageRequest(1, max_events)).items]
+        names = {}
+        for spec in all_task_specs(bundle.spec, bundle.subprocess_specs):
+            bpmn_id, name = getattr(spec, "bpmn_id", None), getattr(spec, "bpmn_name", None)
+            if bpmn_id and name:
+                names[bpmn_id] = name
+        return RecordView(instance, [TaskView.of(task) for task in rows], exclusions, events, names,
+                          bundle.form(bundle.start_form_key))
+
+    def instance_id_of(self, business_key: str) -> int:
+        """The id of the instance with this business key (``CHG-000001``)."""
+        with self.database.snapshot() as session:
+            row = Store(session).instance_by_business_key(business_key)
+            if row is None:
+                raise NotFound(f"There is no record {business_key}.")
+            return row.id
+
+    def diagram(self, instance_id: int) -> DiagramView:
+        """The instance's diagram and where it stands: completed, active and waiting elements.
+
+        Completed elements come from the start event, the human tasks and the audit trail (timers fired,
+        messages received, the last steps of a completed instance), and from what the saved state still holds:
+        the state is compacted, so automatic steps (scripts, gateways) run by earlier commands are not marked.
+        What is active or waiting comes from the saved state, read but never run.
+        """
+        with self.database.snapshot() as session:
+            store = Store(session)
+            row = store.get_instance(instance_id, with_state=True)
+            if row is None:
+                raise NotFound(f"Instance {instance_id} does not exist.")
+            version = store.get_version(row.version_id, with_content=True)
+            bundle = self.bundle(store, row.version_id)
+            start = start_event(bundle.spec)
+            completed: dict[str, None] = {start.bpmn_id: None} if start is not None else {}
+            for task in store.tasks_of(instance_id):
+                if task.status is TaskStatus.COMPLETED:
+                    completed[task.element_id] = None
+            for event in store.list_events(instance_id, PageRequest(1, 10_000)).items:
+                for element in [event.data.get("element_id"), *(event.data.get("steps") or [])]:
+                    if isinstance(element, str):
+                        completed[element] = None
+            active: list[str] = []
+            waiting: list[str] = []
+            if not row.status.is_final and row.state and row.state != "{}":
+                script_engine = ScriptEngine(self.sandbox, self.services, None, now=self.clock.now())
+                workflow = self.codec.loads(row.state, bundle, script_engine)
+                for task in workflow.get_tasks(max_depth=100_000):
+                    bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+                    if not bpmn_id:
+                        continue
+                    if task.has_state(TaskState.COMPLETED):
+                        completed[bpmn_id] = None
+                    elif task.has_state(TaskState.READY | TaskState.STARTED | TaskState.ERROR):
+                        active.append(bpmn_id)
+                    elif task.has_state(TaskState.WAITING):
+                        waiting.append(bpmn_id)
+            for element in (*active, *waiting):
+                completed.pop(element, None)
+            return DiagramView(version.bpmn_xml, list(completed), sorted(set(active)), sorted(set(waiting)))
 
     def list_events(self, instance_id: int, page: PageRequest, *, authorize: Authorizer = allow_all) -> Listing:
         """A page of the instance's audit trail; ``authorize`` sees the instance first (one cheap query)."""

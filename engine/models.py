@@ -129,6 +129,14 @@ class HumanTask(Base):
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
         Index("ix_human_task_open_count", "practice", "role", "assignee", "process_key",
               postgresql_where=text("status = 'open'"), sqlite_where=text("status = 'open'")),
+        # "My work" sorts by due date: its big branches are each queue's unassigned tasks, walked as dated
+        # tasks by due date and undated ones oldest first (see engine.task_list).
+        Index("ix_human_task_open_unassigned_due", "practice", "role", "due_at", "created_at", "id",
+              postgresql_where=text("status = 'open' AND assignee IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee IS NULL")),
+        Index("ix_human_task_open_unassigned_undated", "practice", "role", "created_at", "id",
+              postgresql_where=text("status = 'open' AND assignee IS NULL AND due_at IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee IS NULL AND due_at IS NULL")),
         Index("ix_human_task_practice", "status", "practice", "created_at", "id"),
         Index("ix_human_task_process", "status", "process_key", "created_at", "id"),
         Index("ix_human_task_assignee", "assignee", "status", "created_at", "id"),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, or_, select, update
+from sqlalchemy import Select, and_, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -62,6 +62,7 @@ class TaskQuery:
     process_key: str | None = None
     instance_id: int | None = None
     role: str | None = None
+    sort: str = "created"  # or "due"
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ class InstanceQuery:
     statuses: tuple[InstanceStatus, ...] = ()
     started_by: str | None = None
     business_key: str | None = None
+    service: str | None = None  # the record's affected service (its data's ``affected_service``)
+    started_from: datetime | None = None
+    started_until: datetime | None = None  # exclusive
 
 
 @dataclass
@@ -219,7 +223,22 @@ class Store:
             statement = statement.where(ProcessInstance.started_by == query.started_by)
         if query.business_key:
             statement = statement.where(ProcessInstance.business_key == query.business_key)
+        if query.service:
+            statement = statement.where(ProcessInstance.data["affected_service"].as_string() == query.service)
+        if query.started_from is not None:
+            statement = statement.where(ProcessInstance.started_at >= query.started_from)
+        if query.started_until is not None:
+            statement = statement.where(ProcessInstance.started_at < query.started_until)
         return self._page(statement.order_by(ProcessInstance.id.desc()), page)
+
+    def instance_data(self, instance_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """The process data of these instances (for what task lists show of each record)."""
+        ids = set(instance_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(select(ProcessInstance.id, ProcessInstance.data)
+                                    .where(ProcessInstance.id.in_(ids)))
+        return {row.id: dict(row.data or {}) for row in rows}
 
     def due_instance_ids(self, now: datetime, limit: int) -> list[int]:
         """Instances with a timer due by ``now``, the longest overdue first (each is locked when fired)."""
@@ -284,6 +303,22 @@ class Store:
         for element_id, user in self.session.execute(statement):
             if user and user not in result[element_id]:
                 result[element_id].append(user)
+        return result
+
+    def tasks_of(self, instance_id: int) -> list[HumanTask]:
+        """Every human task the instance ever had, in creation order (for its trail and diagram)."""
+        statement = (select(HumanTask).where(HumanTask.instance_id == instance_id)
+                     .order_by(HumanTask.created_at, HumanTask.id))
+        return list(self.session.scalars(statement))
+
+    def exclusions_of(self, task_ids: Iterable[str]) -> dict[str, dict[str, str]]:
+        """Per task, who is barred from it and why."""
+        ids = list(task_ids)
+        result: dict[str, dict[str, str]] = {task_id: {} for task_id in ids}
+        if ids:
+            statement = select(TaskExclusion).where(TaskExclusion.task_id.in_(ids))
+            for row in self.session.scalars(statement):
+                result[row.task_id][row.username] = row.reason
         return result
 
     def exclusion(self, task_id: str, username: str) -> str | None:
@@ -373,6 +408,34 @@ class Store:
             total -= self.session.execute(statements.barred, params).scalar_one()
         return Listing(items, total)
 
+    def queue_counts(self, queues: tuple[tuple[str, str], ...],
+                     username: str) -> dict[tuple[str, str], tuple[int, int]]:
+        """Per queue (role, practice; ``*`` spelled out), the open tasks ``username`` may take now
+        (unassigned or theirs, less those barred from them) and how many of those they hold: one statement of
+        index range counts, however many queues."""
+        pairs = self._expand_queues(queues)
+        if not pairs:
+            return {}
+        columns = []
+        for role, practice in pairs:
+            in_queue = (HumanTask.status == literal_column("'open'"), HumanTask.practice == practice,
+                        HumanTask.role == role)
+            for assignee in (HumanTask.assignee.is_(None), HumanTask.assignee == username):
+                columns.append(select(func.count()).select_from(HumanTask).where(*in_queue, assignee).scalar_subquery())
+        row = self.session.execute(select(*columns)).one()
+        counts = {pair: [row[2 * n] + row[2 * n + 1], row[2 * n + 1]] for n, pair in enumerate(pairs)}
+        # Users are barred from few tasks (bars go when tasks close): look those up rather than join, which
+        # lets either database start from the wrong table.
+        barred = list(self.session.scalars(select(TaskExclusion.task_id).where(TaskExclusion.username == username)))
+        if barred:
+            statement = select(HumanTask.practice, HumanTask.role).where(
+                HumanTask.id.in_(barred), HumanTask.status == TaskStatus.OPEN,
+                or_(HumanTask.assignee.is_(None), HumanTask.assignee == username))
+            for practice, role in self.session.execute(statement):
+                if (role, practice) in counts:
+                    counts[(role, practice)][0] -= 1
+        return {pair: (workable, held) for pair, (workable, held) in counts.items()}
+
     def _task_plan(self, query: TaskQuery) -> task_list.Plan | None:
         """The query as disjoint branches plus common conditions, or None when nothing can match."""
         Condition = task_list.Condition
@@ -384,8 +447,12 @@ class Store:
         practices = self._expand_practices(query.practices) if query.practices is not None else None
         assignees = self._assignee_options(query)
         if query.queues is not None:
+            # A process lives in one practice: the queues of other practices cannot hold its tasks, and walking
+            # them would read every task they hold to find none.
+            home = self._practice_of(query.process_key) if query.process_key else None
             pairs = [(role, practice) for role, practice in self._expand_queues(query.queues)
-                     if (query.role is None or role == query.role) and (practices is None or practice in practices)]
+                     if (query.role is None or role == query.role) and (practices is None or practice in practices)
+                     and (home is None or practice == home)]
             branches = [tuple(c for c in (Condition("practice", "eq", practice), Condition("role", "eq", role),
                                           task_list.assignee_condition(assignee)) if c is not None)
                         for role, practice in pairs for assignee in assignees]
@@ -406,7 +473,7 @@ class Store:
                 branches = [(Condition("practice", "eq", practice),) for practice in practices]
         if not branches:
             return None
-        return task_list.Plan(tuple(branches), tuple(common), query.workable_by)
+        return task_list.Plan(tuple(branches), tuple(common), query.workable_by, query.sort)
 
     @staticmethod
     def _assignee_options(query: TaskQuery) -> list[Any]:
@@ -417,6 +484,9 @@ class Store:
         if query.assignee is not None:
             return [query.assignee] if task_list.ANYONE in allowed or query.assignee in allowed else []
         return allowed
+
+    def _practice_of(self, process_key: str) -> str | None:
+        return self.session.scalar(select(ProcessModel.practice).where(ProcessModel.key == process_key))
 
     def _known_practices(self) -> list[str]:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))

@@ -5,12 +5,37 @@ They are frozen dataclasses built from rows, so nothing outside the engine holds
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from engine.models import Event, ExternalTask, HumanTask, Incident, ProcessInstance, ProcessModel, ProcessVersion
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
+from forms import FormDefinition, to_json_schema
+
+DUE_SOON = timedelta(hours=8)
+
+
+class SlaState(StrEnum):
+    """Where a task stands against its due date."""
+
+    NONE = "none"  # no due date
+    ON_TRACK = "on_track"
+    DUE_SOON = "due_soon"  # due within ``DUE_SOON``
+    OVERDUE = "overdue"
+
+    @classmethod
+    def at(cls, due_at: datetime | None, now: datetime) -> SlaState:
+        if due_at is None:
+            return cls.NONE
+        if due_at <= now:
+            return cls.OVERDUE
+        return cls.DUE_SOON if due_at - now <= DUE_SOON else cls.ON_TRACK
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 @dataclass(frozen=True)
@@ -32,6 +57,18 @@ class TaskView:
     created_at: datetime
     completed_by: str | None
     completed_at: datetime | None
+    # What a task list shows of the record (filled in by task lists; see ``with_record``).
+    record_title: str | None = None
+    risk: str | None = None
+    planned_start: str | None = None
+    planned_end: str | None = None
+    sla_state: SlaState | None = None
+
+    def with_record(self, data: dict[str, Any], now: datetime) -> TaskView:
+        """This task with its record's title, risk and planned window, and its SLA state at ``now``."""
+        return replace(self, record_title=_text(data.get("title")), risk=_text(data.get("risk")),
+                       planned_start=_text(data.get("planned_start") or data.get("planned_deployment")),
+                       planned_end=_text(data.get("planned_end")), sla_state=SlaState.at(self.due_at, now))
 
     @classmethod
     def of(cls, row: HumanTask) -> TaskView:
@@ -87,6 +124,56 @@ class TaskDetail:
     data: dict[str, Any]
     instance_status: InstanceStatus
     requester: str
+    definition: FormDefinition | None = None  # the form itself, for rendering it
+
+
+@dataclass(frozen=True)
+class StartForm:
+    """A version's start form: the definition (to render it) and its JSON Schema (to publish it)."""
+
+    process: str
+    version: int
+    practice: str
+    start_role: str | None
+    definition: FormDefinition | None
+
+    @property
+    def form(self) -> dict[str, Any] | None:
+        if self.definition is None:
+            return None
+        return {"key": self.definition.key, "title": self.definition.title,
+                "schema": to_json_schema(self.definition, {})}
+
+
+@dataclass(frozen=True)
+class MyWork:
+    """A person's work list: a page of tasks (``listing``), counts per queue and the process models."""
+
+    listing: Any  # engine.store.Listing of TaskView
+    counts: dict[tuple[str, str], tuple[int, int]]  # (role, practice) -> (may take now, held by them)
+    models: list[ModelView]
+
+
+@dataclass(frozen=True)
+class RecordView:
+    """What a record's page shows, read in one transaction."""
+
+    instance: InstanceView
+    tasks: list[TaskView]  # every task it ever had, oldest first
+    exclusions: dict[str, dict[str, str]]  # live task id -> {barred user: why}
+    events: list[EventView]  # the trail, oldest first
+    element_names: dict[str, str]  # BPMN element id -> name
+    start_form: FormDefinition | None
+
+
+@dataclass(frozen=True)
+class DiagramView:
+    """A version's BPMN and where an instance stands on it, by element id."""
+
+    bpmn: str
+    completed: list[str]
+    active: list[str]
+    waiting: list[str]
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.orm import Session
 
@@ -110,6 +112,13 @@ def revoke_token(session: Session, token_id: int, *, now: datetime) -> ApiToken:
 
 def tokens_of(session: Session, user: User) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)))
+
+
+def token_info(row: ApiToken, *, now: datetime) -> dict[str, object]:
+    """What may be shown of a token: never the token, only its dates and whether it still works."""
+    active = row.revoked_at is None and (row.expires_at is None or row.expires_at > now)
+    return {"id": row.id, "created_at": row.created_at, "expires_at": row.expires_at,
+            "revoked_at": row.revoked_at, "last_used_at": row.last_used_at, "active": active}
 
 
 @dataclass(frozen=True)
@@ -221,3 +230,141 @@ def _checked_role(role: str, practice: str) -> tuple[str, str]:
         raise InvalidValue(f"'{practice}' is not a practice; use a lowercase word such as 'change', or '*'.",
                            field="practice")
     return checked.value, practice
+
+
+# -- passwords and sign-in (the web app) ----------------------------------------------------------
+
+# argon2id with the library's defaults (RFC 9106's low-memory profile); ``check_needs_rehash`` upgrades
+# stored hashes when those defaults change.
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that a miss takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("changeflow: no such user")
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1000
+FREE_FAILURES = 4  # failures allowed before sign-ins are throttled
+FIRST_DELAY = timedelta(seconds=30)
+MAX_DELAY = timedelta(minutes=15)
+SIGN_IN_REFUSED = "The username or password is wrong."
+
+
+def check_password_strength(password: str, *, username: str) -> None:
+    """Refuse a password that is too short, too long, or the username itself."""
+    if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidValue(f"Use at least {MIN_PASSWORD_LENGTH} characters.", field="password")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise InvalidValue(f"Use at most {MAX_PASSWORD_LENGTH} characters.", field="password")
+    if password.strip().lower() == username.lower():
+        raise InvalidValue("The password may not be the username.", field="password")
+
+
+def set_password(session: Session, user: User, password: str, *, now: datetime) -> None:
+    """Store a new password (hashed) and end the user's other sessions; clears any sign-in throttle."""
+    check_password_strength(password, username=user.username)
+    user.password_hash = _hasher.hash(password)
+    user.password_changed_at = now
+    user.session_epoch = (user.session_epoch or 0) + 1
+    user.failed_sign_ins = 0
+    user.sign_in_blocked_until = None
+
+
+def generate_password() -> str:
+    """A random password for a new or reset account (about 96 bits), easy to type."""
+    return secrets.token_urlsafe(12)
+
+
+class SignInThrottled(AuthenticationFailed):
+    """Too many failed sign-ins: wait a moment and try again."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        seconds = max(1, int(retry_after.total_seconds() + 0.999))
+        super().__init__(f"Too many failed sign-ins for this account. Try again in {seconds} seconds.")
+        self.retry_after = seconds
+
+
+def verify_sign_in(session: Session, username: str, password: str, *, now: datetime) -> Principal:
+    """Check a username and password; record the outcome (failures throttle the account).
+
+    Raises ``AuthenticationFailed`` with one message for an unknown user, a wrong password or an account
+    without a password, so that a stranger learns nothing about which accounts exist; ``SignInThrottled``
+    while the account is throttled (the password is then not even checked). The caller commits in every
+    case: a failure must be counted.
+    """
+    user = find_user(session, username) if USERNAME.match(username or "") else None
+    if user is None or user.password_hash is None:
+        _verify_quietly(_DUMMY_HASH, password)
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    if user.sign_in_blocked_until is not None and user.sign_in_blocked_until > now:
+        raise SignInThrottled(user.sign_in_blocked_until - now)
+    if not _verify_quietly(user.password_hash, password):
+        user.failed_sign_ins = (user.failed_sign_ins or 0) + 1
+        excess = user.failed_sign_ins - FREE_FAILURES
+        if excess > 0:
+            user.sign_in_blocked_until = now + min(MAX_DELAY, FIRST_DELAY * 2 ** (excess - 1))
+        raise AuthenticationFailed(SIGN_IN_REFUSED)
+    if not user.is_active:
+        raise AuthenticationFailed("This account is disabled. Ask an administrator.")
+    user.failed_sign_ins, user.sign_in_blocked_until = 0, None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    return principal_of(user)
+
+
+def _verify_quietly(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+# One round trip, as for tokens: a session is checked on every page.
+_USER_WITH_GRANTS = (
+    select(User.username, User.display_name, User.is_active, User.session_epoch, RoleAssignment.role,
+           RoleAssignment.practice)
+    .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+    .where(User.username == bindparam("username"))
+)
+
+
+def session_principal(connection: Session | Connection, username: str, epoch: int) -> Principal:
+    """The principal of a signed-in session; refused at once when the user was disabled or their
+    sessions were ended (a password change bumps the epoch)."""
+    rows = connection.execute(_USER_WITH_GRANTS, {"username": username}).all()
+    if not rows:
+        raise AuthenticationFailed("Your account no longer exists.")
+    first = rows[0]
+    if not first.is_active:
+        raise AuthenticationFailed("This account is disabled. Ask an administrator.")
+    if first.session_epoch != epoch:
+        raise AuthenticationFailed("Your session has ended (your password was changed). Sign in again.")
+    grants = frozenset((row.role, row.practice) for row in rows if row.role is not None)
+    return Principal(first.username, grants, first.display_name)
+
+
+def set_active(session: Session, user: User, active: bool) -> None:
+    """Enable or disable an account. Disabling ends its sessions; its tokens are refused while disabled."""
+    if user.is_active and not active:
+        user.session_epoch = (user.session_epoch or 0) + 1
+    user.is_active = active
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the user out everywhere (every session cookie issued so far stops working)."""
+    user.session_epoch = (user.session_epoch or 0) + 1
+
+
+def holders(session: Session, pairs: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """For each (role, practice), the active users who hold it there (or in every practice), by name."""
+    result: dict[tuple[str, str], list[str]] = {pair: [] for pair in pairs}
+    if not pairs:
+        return result
+    roles = {role for role, _practice in pairs}
+    statement = (select(User.username, RoleAssignment.role, RoleAssignment.practice)
+                 .join(RoleAssignment, RoleAssignment.user_id == User.id)
+                 .where(User.is_active.is_(True), RoleAssignment.role.in_(roles))
+                 .order_by(User.username))
+    for username, role, practice in session.execute(statement):
+        for wanted_role, wanted_practice in pairs:
+            if role == wanted_role and practice in (wanted_practice, ALL_PRACTICES) \
+                    and username not in result[(wanted_role, wanted_practice)]:
+                result[(wanted_role, wanted_practice)].append(username)
+    return result

@@ -18,10 +18,11 @@ class DemoUser:
     username: str
     grants: tuple[tuple[str, str], ...]
     token: str
+    password: str
 
 
 def create_demo_users(session: Session, *, now: datetime) -> list[DemoUser]:
-    """Create the demo users with a token each; call it only when there are no users at all."""
+    """Create the demo users with a token and a password each; call it only when there are no users at all."""
     plan: list[tuple[str, str, list[tuple[str, str]]]] = [("admin", "Demo admin", [(Role.ADMIN, ALL_PRACTICES)])]
     for practice in DEMO_PRACTICES:
         for role in PRACTICE_ROLES:
@@ -32,5 +33,7 @@ def create_demo_users(session: Session, *, now: datetime) -> list[DemoUser]:
         for granted, practice in grants:
             accounts.grant(session, user, granted, practice, granted_by="setup", now=now)
         _row, token = accounts.issue_token(session, user, now=now)
-        created.append(DemoUser(username, tuple((str(r), p) for r, p in grants), token))
+        password = accounts.generate_password()
+        accounts.set_password(session, user, password, now=now)
+        created.append(DemoUser(username, tuple((str(r), p) for r, p in grants), token, password))
     return created

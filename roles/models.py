@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, MetaData, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy_utc import UtcDateTime
 
@@ -32,6 +32,15 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(320))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime]
+    # Sign-in for people (the web app). The hash is argon2id's encoded string, salt and parameters included.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None]
+    # A session cookie carries the epoch it was issued in; bumping it (password change, disabling) ends
+    # every session at once.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Consecutive failed sign-ins, and until when the next attempt is refused (throttling).
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    sign_in_blocked_until: Mapped[datetime | None]
 
     assignments: Mapped[list[RoleAssignment]] = relationship(back_populates="user", lazy="selectin",
                                                              order_by="RoleAssignment.id")

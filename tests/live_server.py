@@ -15,7 +15,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-DEMO_LINE = re.compile(r"^\s+(?P<user>[a-z][a-z-]*)\s+\S+\s+(?P<token>cf_\S+)$")
+DEMO_LINE = re.compile(r"^\s+(?P<user>[a-z][a-z-]*)\s+\S+\s+(?P<password>\S+)\s+(?P<token>cf_\S+)$")
 STARTUP_DEADLINE = 120.0
 
 
@@ -62,6 +62,8 @@ class Server:
         else:
             raise AssertionError(f"the server did not answer /healthz in time:\n{self.output()}")
         tokens = {match["user"]: match["token"] for line in list(self.lines) if (match := DEMO_LINE.match(line))}
+        self.passwords = {match["user"]: match["password"] for line in list(self.lines)
+                          if (match := DEMO_LINE.match(line))}
         assert {"admin", "change-practitioner", "change-manager", "change-owner"} <= tokens.keys(), self.output()
         return tokens
 

@@ -44,7 +44,8 @@ def nothing(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
 def a_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     """A normal change waiting for assessment (requested by change-practitioner-2)."""
     instance = http.start_change(clock, user="change-practitioner-2")
-    return {"instance_id": instance["id"], "task_id": instance["tasks"][0]["id"]}
+    return {"instance_id": instance["id"], "task_id": instance["tasks"][0]["id"],
+            "business_key": instance["business_key"]}
 
 
 def a_claimed_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
@@ -89,6 +90,12 @@ def a_new_name(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"name": f"user-{next(_names)}", "key": f"review_{next(_names)}"}
 
 
+def a_new_user(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    name = f"user-{next(_names)}"
+    assert http.post("/api/users", "admin", {"username": name}).status_code == 201
+    return {"username": name}
+
+
 def a_token(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"token_id": http.post("/api/users/nobody/tokens", "admin", {}).get_json()["id"]}
 
@@ -129,12 +136,18 @@ MATRIX = [
     Row("POST", "/api/process-models/<process_key:key>/versions", expect(403, 403, 201, 201, 403), a_new_name, REVIEW),
     Row("GET", "/api/process-models/<process_key:key>/versions/<id:number>", expect(200, 200, 200, 200, 200),
         path_values={"key": "normal_change", "number": "1"}),
+    Row("GET", "/api/process-models/<string:key>/versions/<id:number>/start-form", expect(200, 200, 200, 200, 200),
+        path_values={"key": "normal_change", "number": "1"}),
     Row("POST", "/api/process-models/validate", expect(403, 403, 200, 200, 403), body={**REVIEW, "key": "review"}),
     Row("GET", "/api/instances", expect(200, 200, 200, 200, 200)),
     Row("POST", "/api/instances", expect(201, 403, 403, 403, 403), change_data,
         {"process": "normal_change", "data": "{data}"}),
     Row("GET", "/api/instances/<id:instance_id>", expect(200, 200, 200, 200, 404), a_change),
     Row("GET", "/api/instances/<id:instance_id>/events", expect(200, 200, 200, 200, 404), a_change),
+    Row("GET", "/api/instances/<business_key:business_key>", expect(200, 200, 200, 200, 404), a_change),
+    # Anyone who may see the record may add a work note.
+    Row("POST", "/api/instances/<id:instance_id>/notes", expect(201, 201, 201, 201, 404), a_change,
+        {"text": "Checked with the service owner."}),
     Row("POST", "/api/instances/<id:instance_id>/suspend", expect(403, 200, 200, 200, 404), a_change),
     Row("POST", "/api/instances/<id:instance_id>/resume", expect(403, 200, 200, 200, 404), a_suspended_change),
     Row("POST", "/api/instances/<id:instance_id>/cancel", expect(403, 200, 200, 200, 404), a_change),
@@ -168,6 +181,10 @@ MATRIX = [
         path_values={"username": "change-practitioner"}),
     Row("POST", "/api/users/<string:username>/tokens", expect(403, 403, 403, 201, 403),
         path_values={"username": "nobody"}, body={}),
+    Row("GET", "/api/users/<string:username>/tokens", expect(403, 403, 403, 200, 403),
+        path_values={"username": "nobody"}),
+    Row("POST", "/api/users/<string:username>/disable", expect(403, 403, 403, 200, 403), a_new_user),
+    Row("POST", "/api/users/<string:username>/enable", expect(403, 403, 403, 200, 403), a_new_user),
     Row("DELETE", "/api/tokens/<id:token_id>", expect(403, 403, 403, 204, 403), a_token),
     Row("GET", "/api/roles", expect(200, 200, 200, 200, 200)),
     Row("GET", "/api/role-assignments", expect(200, 200, 200, 200, 200)),
@@ -202,8 +219,9 @@ def call(http: Any, row: Row, caller: str, values: dict[str, Any]) -> Any:
 
 
 def test_the_matrix_covers_every_route(app):
+    # The web pages have their own matrix (tests/web/test_web_authorization.py): sessions, not tokens.
     served = {(method, rule.rule) for rule in app.url_map.iter_rules()
-              if rule.endpoint != "static" and not rule.endpoint.startswith("api-docs.")
+              if rule.endpoint != "static" and not rule.endpoint.startswith(("api-docs.", "web."))
               for method in rule.methods - {"HEAD", "OPTIONS"}}
 
     assert {(row.method, row.rule) for row in MATRIX} == served

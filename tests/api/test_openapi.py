@@ -13,6 +13,7 @@ pytestmark = pytest.mark.sqlite_only
 
 PROBLEM_REF = "#/components/schemas/Problem"
 UNDOCUMENTED_ENDPOINTS = {"static"}  # Flask's static files
+WEB_BLUEPRINT = "web"  # the pages for people (tests/web covers them)
 DOC_BLUEPRINT = "api-docs"  # /api/openapi.json and /api/docs themselves
 PUBLIC_PATHS = {"/healthz"}
 
@@ -39,7 +40,8 @@ def documented_routes(app):
     """(METHOD, OpenAPI path) of every route the app serves, but Flask's static files and the docs."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint in UNDOCUMENTED_ENDPOINTS or rule.endpoint.startswith(f"{DOC_BLUEPRINT}."):
+        if rule.endpoint in UNDOCUMENTED_ENDPOINTS or rule.endpoint.startswith((f"{DOC_BLUEPRINT}.",
+                                                                                 f"{WEB_BLUEPRINT}.")):
             continue
         routes |= {(method, openapi_path(rule.rule)) for method in rule.methods - {"HEAD", "OPTIONS"}}
     return routes
