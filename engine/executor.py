@@ -238,24 +238,6 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
-            return InstanceView.of(row, self.bundle(store, row.version_id).version_number, store.live_tasks(row.id),
-                                   incident)
-    def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
-        with self.database.snapshot() as session:
-            store = Store(session)
-            listing = store.list_instances(query, page)
-            versions = store.instance_versions(row.version_id for row in listing.items)
-            tasks = store.live_tasks_of(row.id for row in listing.items)
-            views = [InstanceView.of(row, versions[row.version_id].number, tasks[row.id]) for row in listing.items]
-            return Listing(views, listing.total)
-
-    def instance_view(self, instance_id: int) -> InstanceView:
-        with self.database.snapshot() as session:
-            store = Store(session)
-            row = store.get_instance(instance_id)
-            if row is None:
-                raise NotFound(f"Instance {instance_id} does not exist.")
-            incident = store.open_incident(row.id) if row.status is InstanceStatus.ERROR else None
             # The version's number is a column: no need to parse (or even read) its BPMN to learn it.
             number = store.instance_versions([row.version_id])[row.version_id].number
             return InstanceView.of(row, number, store.live_tasks(row.id), incident, store.waiting_reasons(row))
@@ -308,6 +290,8 @@ class Engine:
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
             version = store.get_version(row.version_id, with_content=True)
+            if version is None:  # the foreign key forbids it
+                raise NotFound(f"Instance {instance_id} has no version.")
             bundle = self.bundle(store, row.version_id)
             start = start_event(bundle.spec)
             completed: dict[str, None] = {start.bpmn_id: None} if start is not None else {}
