@@ -30,7 +30,9 @@ from api import cli
 from api.extension import EXTENSION, Changeflow
 from engine import SYSTEM_ACTOR, Database, Engine
 from engine.catalog import deploy_folder
-from engine.worker import TimerThread
+from engine.runtime import TIME_BUDGET
+from engine.sandbox import SCRIPT_TIME_LIMIT
+from engine.worker import TIMER_INTERVAL, TimerThread
 from forms import load_form_directory
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles import accounts
@@ -94,9 +96,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_DEPLOY_BPMN=_env_flag("CHANGEFLOW_DEPLOY_BPMN", _serves()),
         CHANGEFLOW_DEMO_USERS=_env_flag("CHANGEFLOW_DEMO_USERS", False),
         CHANGEFLOW_TIMER_THREAD=_env_flag("CHANGEFLOW_TIMER_THREAD", False),
-        CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", "1.0")),
-        CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", "2.0")),
-        CHANGEFLOW_COMMAND_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_COMMAND_TIME_LIMIT", "10.0")),
+        CHANGEFLOW_TIMER_INTERVAL=float(os.environ.get("CHANGEFLOW_TIMER_INTERVAL", TIMER_INTERVAL)),
+        CHANGEFLOW_SCRIPT_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_SCRIPT_TIME_LIMIT", SCRIPT_TIME_LIMIT)),
+        CHANGEFLOW_COMMAND_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_COMMAND_TIME_LIMIT", TIME_BUDGET)),
         CHANGEFLOW_CLOCK=None,
         CHANGEFLOW_TRUST_PROXY=_env_flag("CHANGEFLOW_TRUST_PROXY", False),
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,

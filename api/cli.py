@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 import migrations
@@ -203,10 +203,13 @@ def _migrate(cf: Any) -> tuple[str | None, str | None]:
 
 @click.command("worker")
 @with_appcontext
-@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between timer passes.")
+@click.option("--interval", type=float, default=None,
+              help="Seconds between timer passes (default: CHANGEFLOW_TIMER_INTERVAL, else 1).")
 @clean_errors
-def worker(interval: float) -> None:
+def worker(interval: float | None) -> None:
     """Fire due timers until stopped (Ctrl-C or SIGTERM). Run one or more next to the API servers."""
+    if interval is None:
+        interval = float(current_app.config["CHANGEFLOW_TIMER_INTERVAL"])  # the setting, else its default
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 from engine import Listing, PageRequest
+from engine.store import PAGE_SIZE
 
 PAGINATION_HEADER = "X-Pagination"
 
@@ -31,7 +32,7 @@ def problems(blp: Blueprint, *statuses: int) -> Callable[[Callable[..., Any]], C
 
 
 def page_request(args: dict[str, Any]) -> PageRequest:
-    return PageRequest(args.get("page", 1), args.get("per_page", 20))
+    return PageRequest(args.get("page", 1), args.get("per_page", PAGE_SIZE))
 
 
 def paged(listing: Listing, page: PageRequest) -> tuple[list[Any], dict[str, str]]:

@@ -8,6 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates
 
 from engine import ExternalTaskStatus, InstanceStatus, TaskStatus
 from engine.states import EventType
+from engine.store import PAGE_SIZE
 from engine.views import SlaState
 from roles.policy import Role
 
@@ -33,10 +34,6 @@ def id_field(**kwargs: Any) -> fields.Integer:
     return fields.Integer(validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
-class StrictSchema(Schema):
-    """Unknown fields in a request body are an error (marshmallow's default), never silently dropped."""
-
-
 class ProblemSchema(Schema):
     """An RFC 7807 problem (``application/problem+json``)."""
 
@@ -52,7 +49,7 @@ class ProblemSchema(Schema):
 
 class PageArgs(Schema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    per_page = fields.Integer(load_default=PAGE_SIZE, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 # -- people -----------------------------------------------------------------------------------------------
@@ -79,13 +76,13 @@ class UserSchema(Schema):
     roles = fields.List(fields.Nested(GrantSchema))
 
 
-class UserCreateSchema(StrictSchema):
+class UserCreateSchema(Schema):
     username = fields.String(required=True, validate=USERNAME, metadata={"example": "alice"})
     display_name = fields.String(load_default=None, validate=validate.Length(max=200))
     email = fields.Email(load_default=None, validate=validate.Length(max=320))
 
 
-class TokenRequestSchema(StrictSchema):
+class TokenRequestSchema(Schema):
     expires_at = fields.AwareDateTime(load_default=None, metadata={
         "description": "When the token stops working (ISO 8601 with a timezone), in the future; omit for no "
                        "expiry. A moment already past is refused (422)."})
@@ -112,7 +109,7 @@ class RoleAssignmentSchema(Schema):
     granted_at = fields.DateTime()
 
 
-class RoleAssignmentCreateSchema(StrictSchema):
+class RoleAssignmentCreateSchema(Schema):
     user = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
     practice = fields.String(load_default="*", validate=PRACTICE_OR_ALL, metadata={
@@ -154,7 +151,7 @@ class VersionDetailSchema(VersionSchema):
     decisions = fields.List(fields.String(), metadata={"description": "DMN documents deployed with it."})
 
 
-class DeployRequestSchema(StrictSchema):
+class DeployRequestSchema(Schema):
     bpmn = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML."})
     practice = fields.String(required=True, validate=PRACTICE, metadata={"example": "change"})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
@@ -267,12 +264,12 @@ class TaskQueryArgs(PageArgs):
         "description": "'created' (default): oldest first. 'due': earliest due date first, undated last."})
 
 
-class CompleteRequestSchema(StrictSchema):
+class CompleteRequestSchema(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "The form's fields; the task's form JSON Schema says which."})
 
 
-class AssignRequestSchema(StrictSchema):
+class AssignRequestSchema(Schema):
     user = fields.String(required=True, validate=USERNAME, metadata={"description": "An active user's name."})
 
 
@@ -319,7 +316,7 @@ class InstanceSchema(Schema):
                        "topic}) and its next timer ({kind, due_at}). Empty in lists."})
 
 
-class StartRequestSchema(StrictSchema):
+class StartRequestSchema(Schema):
     process = fields.String(required=True, metadata={"example": "normal_change"})
     version = id_field(load_default=None, strict=True)  # 1.5 is no version (it used to start version 1)
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
@@ -336,11 +333,11 @@ class InstanceQueryArgs(PageArgs):
     started_until = fields.AwareDateTime(metadata={"description": "Started before (ISO 8601 with a timezone)."})
 
 
-class ReasonSchema(StrictSchema):
+class ReasonSchema(Schema):
     reason = fields.String(load_default=None, validate=validate.Length(max=2000))
 
 
-class RetryRequestSchema(StrictSchema):
+class RetryRequestSchema(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Corrections merged into the failed task's data before it runs again."})
 
@@ -355,7 +352,7 @@ class EventSchema(Schema):
     data = fields.Dict()
 
 
-class NoteRequestSchema(StrictSchema):
+class NoteRequestSchema(Schema):
     text = fields.String(required=True, metadata={"description": "The note (up to 5,000 characters)."})
 
 
@@ -376,7 +373,7 @@ class TokenInfoSchema(Schema):
     active = fields.Boolean(metadata={"description": "Neither revoked nor expired."})
 
 
-class MessageRequestSchema(StrictSchema):
+class MessageRequestSchema(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1))
     correlation_keys = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Values that single out the waiting instance, e.g. {\"business_key\": \"CHG-000042\"}.",
@@ -402,13 +399,13 @@ class HealthSchema(Schema):
 MAX_LOCK_MS = 7 * 24 * 3600 * 1000  # a week: longer locks hide crashed workers for too long
 
 
-class TopicRequestSchema(StrictSchema):
+class TopicRequestSchema(Schema):
     topic = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={"example": "build"})
     lock_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
         "description": "How long the tasks stay locked to this worker, in milliseconds.", "example": 300000})
 
 
-class FetchAndLockRequestSchema(StrictSchema):
+class FetchAndLockRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200), metadata={
         "description": "Names the worker; only it may complete, fail or extend the tasks it locked."})
     max_tasks = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
@@ -438,14 +435,14 @@ class LockedExternalTaskSchema(ExternalTaskSchema):
     variables = fields.Dict(metadata={"description": "The process data when the task was locked."})
 
 
-class ExternalCompleteRequestSchema(StrictSchema):
+class ExternalCompleteRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     variables = fields.Dict(keys=fields.String(), load_default=dict, metadata={
         "description": "Process variables to set; names start with a letter (letters, digits, '_'). When the "
                        "service task names a form (formKey), the variables are validated against it."})
 
 
-class ExternalFailureRequestSchema(StrictSchema):
+class ExternalFailureRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     error_message = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     retries = fields.Integer(required=True, validate=validate.Range(min=0, max=1000), metadata={
@@ -454,7 +451,7 @@ class ExternalFailureRequestSchema(StrictSchema):
         "description": "Milliseconds before the task can be fetched again."})
 
 
-class ExtendLockRequestSchema(StrictSchema):
+class ExtendLockRequestSchema(Schema):
     worker_id = fields.String(required=True, validate=validate.Length(min=1, max=200))
     new_duration = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_LOCK_MS), metadata={
         "description": "The lock now ends this many milliseconds from now."})

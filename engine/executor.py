@@ -17,7 +17,7 @@ from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
 from engine.runtime import TIME_BUDGET
-from engine.sandbox import SandboxEnvironment
+from engine.sandbox import SCRIPT_TIME_LIMIT, SandboxEnvironment
 from engine.scripting import ScriptEngine
 from engine.serialization import StateCodec
 from engine.services import ServiceRegistry
@@ -64,7 +64,7 @@ class Engine:
         find_form: Callable[[str], FormDefinition | None] = lambda key: None,
         services: ServiceRegistry | None = None,
         business_keys: Mapping[str, str] | None = None,
-        script_time_limit: float = 2.0,
+        script_time_limit: float = SCRIPT_TIME_LIMIT,
         command_time_limit: float = TIME_BUDGET,
     ) -> None:
         self.database = database

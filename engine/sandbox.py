@@ -31,10 +31,12 @@ __all__ = ["SCRIPT_FILENAME", "SandboxEnvironment", "ScriptError", "ScriptFailur
            "compile_problems", "parse_date", "parse_datetime", "storable_text_problem"]
 
 
+SCRIPT_TIME_LIMIT = 2.0  # seconds one script or expression may run: the engine's and the setting's default
+
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """A SpiffWorkflow script environment that sends every script and expression to a script worker."""
 
-    def __init__(self, clock: Clock, *, time_limit: float = 2.0, pool: ScriptPool | None = None) -> None:
+    def __init__(self, clock: Clock, *, time_limit: float = SCRIPT_TIME_LIMIT, pool: ScriptPool | None = None) -> None:
         self.clock = clock
         self.time_limit = time_limit
         self.pool = pool if pool is not None else shared_pool()

@@ -31,12 +31,15 @@ ALL_PRACTICES = "*"  # a grant or a query for every practice; the same word and 
 LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
 
 
+PAGE_SIZE = 20  # a list's default page size, in the API, the web app and the engine
+
+
 @dataclass(frozen=True)
 class PageRequest:
     """1-based page number and page size."""
 
     page: int = 1
-    per_page: int = 20
+    per_page: int = PAGE_SIZE
 
     @property
     def offset(self) -> int:

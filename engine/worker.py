@@ -10,7 +10,10 @@ from engine.executor import Engine
 log = logging.getLogger(__name__)
 
 
-def run_timer_loop(engine: Engine, stop: threading.Event, *, interval: float = 1.0) -> None:
+TIMER_INTERVAL = 1.0  # seconds between timer passes: the worker's, the embedded thread's and the setting's default
+
+
+def run_timer_loop(engine: Engine, stop: threading.Event, *, interval: float = TIMER_INTERVAL) -> None:
     """Fire due timers every ``interval`` seconds until ``stop`` is set; errors are logged, not fatal."""
     while not stop.is_set():
         try:
@@ -25,7 +28,7 @@ def run_timer_loop(engine: Engine, stop: threading.Event, *, interval: float = 1
 class TimerThread:
     """The embedded server's timer worker, in a daemon thread (production runs ``flask worker`` instead)."""
 
-    def __init__(self, engine: Engine, *, interval: float = 1.0) -> None:
+    def __init__(self, engine: Engine, *, interval: float = TIMER_INTERVAL) -> None:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=run_timer_loop, args=(engine, self._stop),
                                         kwargs={"interval": interval}, name="changeflow-timers", daemon=True)

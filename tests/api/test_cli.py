@@ -309,8 +309,10 @@ def test_the_worker_fires_a_due_timer_and_stops_cleanly_on_sigterm(database_url)
     cf.database.dispose()
     assert waiting["instance"]["status"] == "waiting" and waiting["next_tasks"] == []
 
-    environment = {**os.environ, "CHANGEFLOW_DATABASE_URL": database_url, "CHANGEFLOW_LOG_LEVEL": "INFO"}
-    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker", "--interval", "0.2"],
+    # The interval comes from the same setting the embedded server's timer thread reads.
+    environment = {**os.environ, "CHANGEFLOW_DATABASE_URL": database_url, "CHANGEFLOW_LOG_LEVEL": "INFO",
+                   "CHANGEFLOW_TIMER_INTERVAL": "0.2"}
+    worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "app", "worker"],
                               cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     database = Database(database_url)
     try:
@@ -323,6 +325,7 @@ def test_the_worker_fires_a_due_timer_and_stops_cleanly_on_sigterm(database_url)
     assert implement.status == "open" and implement.role == "practitioner"
     assert worker.returncode == 0, stderr
     assert "Traceback" not in stderr
+    assert "Timer worker running (every 0.2 s)" in stderr
     assert "fired the timers of 1 instance(s)" in stderr
 
 
