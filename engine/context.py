@@ -5,22 +5,23 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.scripting import ScriptEngine
 from engine.services import ServiceContext
 from engine.store import Store
+from engine.views import Facts
 
 if TYPE_CHECKING:
     from engine.executor import Engine
 
 SYSTEM_ACTOR = "system"  # the actor of what no person did: timers, the worker, start-up deploys
 
-Authorizer = Callable[[Any], None]
+Authorizer = Callable[[Facts], None]
 """Called with the facts of the resource a command acts on; raises to refuse (the API supplies it)."""
 
 
-def allow_all(_facts: Any) -> None:
+def allow_all(_facts: Facts) -> None:
     """The authorizer for system actors (the timer worker) and engine-level tests."""
 
 

@@ -358,6 +358,10 @@ class ExternalTaskFacts:
         return self.task.practice
 
 
+Facts = ProcessFacts | InstanceFacts | TaskFacts | ExternalTaskFacts | TaskView
+"""What the engine hands the policy hook: the facts of the resource a command (or a read) acts on."""
+
+
 @dataclass(frozen=True)
 class AssigneeFacts(TaskFacts):
     """The user a task is being assigned to, with the separation-of-duties verdict for them."""
