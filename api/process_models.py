@@ -99,7 +99,7 @@ class Version(MethodView):
         return changeflow().engine.version_view(key, number)
 
 
-@blp.route("/<string:key>/versions/<id:number>/start-form")
+@blp.route("/<process_key:key>/versions/<id:number>/start-form")
 class StartForm(MethodView):
     @blp.response(200, StartFormSchema)
     @problems(blp, 404)

@@ -136,7 +136,7 @@ MATRIX = [
     Row("POST", "/api/process-models/<process_key:key>/versions", expect(403, 403, 201, 201, 403), a_new_name, REVIEW),
     Row("GET", "/api/process-models/<process_key:key>/versions/<id:number>", expect(200, 200, 200, 200, 200),
         path_values={"key": "normal_change", "number": "1"}),
-    Row("GET", "/api/process-models/<string:key>/versions/<id:number>/start-form", expect(200, 200, 200, 200, 200),
+    Row("GET", "/api/process-models/<process_key:key>/versions/<id:number>/start-form", expect(200, 200, 200, 200, 200),
         path_values={"key": "normal_change", "number": "1"}),
     Row("POST", "/api/process-models/validate", expect(403, 403, 200, 200, 403), body={**REVIEW, "key": "review"}),
     Row("GET", "/api/instances", expect(200, 200, 200, 200, 200)),
