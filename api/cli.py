@@ -1,4 +1,5 @@
-"""Command-line administration: ``flask --app app <command>``."""
+"""Command-line administration: ``flask --app app <command>``. The users, roles and tokens groups live in
+``roles.cli``; this module wires them to the application."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, with_appcontext
+from flask.cli import with_appcontext
 
 import migrations
 from api.extension import changeflow
-from api.people import revoke_assignment
 from engine import DeployError, EngineError, RecordMigration
 from engine.catalog import deploy_folder
 from engine.worker import run_timer_loop
-from roles import accounts
+from itsm.accounts import RevokeRoleAndRelease
+from roles.cli import CliWiring, make_groups
 from roles.errors import RolesError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,113 +51,17 @@ def acting_user() -> str:
     return os.environ.get("CHANGEFLOW_ACTOR") or getpass.getuser()
 
 
-users = AppGroup("users", help="Create and list users.")
-roles = AppGroup("roles", help="Grant and revoke roles.")
-tokens = AppGroup("tokens", help="Issue and revoke API tokens.")
-
-
-@users.command("create")
-@click.argument("username")
-@click.option("--admin", is_flag=True, help="Make the user an admin.")
-@click.option("--role", "grants", multiple=True, metavar="ROLE:PRACTICE",
-              help="A role to grant, e.g. manager:change or practitioner:* (repeatable).")
-@click.option("--display-name", default=None)
-@click.option("--email", default=None)
-@clean_errors
-def create_user(username: str, admin: bool, grants: tuple[str, ...], display_name: str | None,
-                email: str | None) -> None:
-    """Create a user with roles; the last line printed is the user's new API token, alone."""
+def _wiring() -> CliWiring:
+    """The application as the users, roles and tokens commands see it (inside the Flask app context)."""
     cf = changeflow()
-    parsed = [accounts.parse_grant(text) for text in grants] + ([("admin", "*")] if admin else [])
-    with cf.database.transaction() as session:
-        user = accounts.create_user(session, username, now=cf.now(), display_name=display_name, email=email)
-        for role, practice in parsed:
-            accounts.grant(session, user, role, practice, granted_by=acting_user(), now=cf.now())
-        _row, token = accounts.issue_token(session, user, now=cf.now())
-    held = ", ".join(f"{role}:{practice}" for role, practice in parsed) or "no roles"
-    click.echo(f"Created {username} ({held}). API token (shown once):", err=True)
-    click.echo(token)
 
+    def run(command: Any) -> Any:
+        try:
+            return cf.engine.run(command, actor=acting_user())
+        except EngineError as error:  # a lost race: Conflict
+            raise click.ClickException(error.detail) from error
 
-@users.command("password")
-@click.argument("username")
-@clean_errors
-def set_password(username: str) -> None:
-    """Give a user a new generated password for the web app (printed once, alone); their sessions end."""
-    cf = changeflow()
-    password = accounts.generate_password()
-    with cf.database.transaction() as session:
-        accounts.set_password(session, accounts.get_user(session, username), password, now=cf.now())
-    click.echo(f"New password for {username} (shown once):", err=True)
-    click.echo(password)
-
-
-@users.command("list")
-@clean_errors
-def list_users() -> None:
-    """List users and their roles."""
-    with changeflow().database.snapshot() as session:
-        people, _total = accounts.list_users(session, limit=10_000)
-        for user in people:
-            held = ", ".join(f"{a.role}:{a.practice}" for a in user.assignments) or "-"
-            click.echo(f"{user.username}\t{held}")
-
-
-@roles.command("grant")
-@click.argument("username")
-@click.argument("grant", metavar="ROLE:PRACTICE")
-@clean_errors
-def grant_role(username: str, grant: str) -> None:
-    """Grant a role, e.g. `roles grant alice manager:change`."""
-    cf = changeflow()
-    role, practice = accounts.parse_grant(grant)
-    with cf.database.transaction() as session:
-        accounts.grant(session, accounts.get_user(session, username), role, practice, granted_by=acting_user(),
-                       now=cf.now())
-    click.echo(f"{username} is {role} of {practice}.")
-
-
-@roles.command("revoke")
-@click.argument("username")
-@click.argument("grant", metavar="ROLE:PRACTICE")
-@clean_errors
-def revoke_role(username: str, grant: str) -> None:
-    """Revoke a role, e.g. `roles revoke alice manager:change`."""
-    role, practice = accounts.parse_grant(grant)
-    with changeflow().database.snapshot() as session:
-        assignment = accounts.find_assignment(session, accounts.get_user(session, username), role, practice)
-        if assignment is None:
-            raise click.ClickException(f"{username} does not hold {role}:{practice}.")
-    revoke_assignment(assignment.id, actor=acting_user())
-    click.echo(f"{username} is no longer {role} of {practice}.")
-
-
-@tokens.command("issue")
-@click.argument("username")
-@click.option("--expires-in", type=click.IntRange(min=1, max=36_500), default=None, metavar="DAYS",
-              help="Days until the token stops working (default: never).")
-@clean_errors
-def issue_token(username: str, expires_in: int | None) -> None:
-    """Issue a token; it is printed alone on the last line and never shown again."""
-    cf = changeflow()
-    now = cf.now()
-    with cf.database.transaction() as session:
-        user = accounts.get_user(session, username)
-        row, token = accounts.issue_token(session, user, now=now,
-                                          expires_at=now + timedelta(days=expires_in) if expires_in else None)
-    click.echo(f"Token {row.id} for {username} (shown once):", err=True)
-    click.echo(token)
-
-
-@tokens.command("revoke")
-@click.argument("token_id", type=int)
-@clean_errors
-def revoke_token(token_id: int) -> None:
-    """Revoke a token by its id."""
-    cf = changeflow()
-    with cf.database.transaction() as session:
-        accounts.revoke_token(session, token_id, now=cf.now())
-    click.echo(f"Token {token_id} revoked.")
+    return CliWiring(run=run, snapshot=cf.database.snapshot, now=cf.now, revoke_role=RevokeRoleAndRelease)
 
 
 @click.command("migrate")
@@ -218,5 +122,9 @@ def worker(interval: float | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for command in (users, roles, tokens, migrate, deploy, worker):
+    for group in make_groups(_wiring):
+        for command in group.commands.values():
+            command.callback = with_appcontext(command.callback)  # type: ignore[arg-type]
+        app.cli.add_command(group)
+    for command in (migrate, deploy, worker):
         app.cli.add_command(command)

@@ -24,9 +24,18 @@ from api.schemas import (
     UserCreateSchema,
     UserSchema,
 )
-from engine import Conflict, Listing, ReleaseClaims
+from engine import Listing
+from itsm.accounts import RevokeRoleAndRelease
 from roles import accounts
-from roles.errors import AlreadyExists
+from roles import commands as account_commands
+from roles.commands import (
+    AssignmentView,
+    CreateUser,
+    GrantRole,
+    IssueToken,
+    RevokeToken,
+    UserView,
+)
 from roles.models import RoleAssignment, User
 from roles.policy import Action, Role, UserFacts, check
 
@@ -45,7 +54,17 @@ def _user_body(user: User) -> dict[str, Any]:
             "roles": [{"role": a.role, "practice": a.practice} for a in user.assignments]}
 
 
-def _assignment_body(assignment: RoleAssignment) -> dict[str, Any]:
+def _view_body(user: UserView) -> dict[str, Any]:
+    return {"username": user.username, "display_name": user.display_name, "email": user.email,
+            "is_active": user.is_active, "created_at": user.created_at,
+            "roles": [{"role": role, "practice": practice} for _id, role, practice in user.grants]}
+
+
+def _assignment_body(assignment: RoleAssignment | AssignmentView) -> dict[str, Any]:
+    if isinstance(assignment, AssignmentView):
+        return {"id": assignment.id, "user": assignment.user, "role": assignment.role,
+                "practice": assignment.practice, "granted_by": assignment.granted_by,
+                "granted_at": assignment.granted_at}
     return {"id": assignment.id, "user": assignment.user.username, "role": assignment.role,
             "practice": assignment.practice, "granted_by": assignment.granted_by,
             "granted_at": assignment.granted_at}
@@ -81,12 +100,8 @@ class Users(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Create a user (admins). Give them roles with POST /api/role-assignments and a token with
         POST /api/users/{username}/tokens."""
-        _admin()
-        cf = changeflow()
-        with cf.database.transaction() as session:
-            user = accounts.create_user(session, body["username"], now=cf.now(),
-                                        display_name=body["display_name"], email=body["email"])
-            return _user_body(user)
+        created = _run(CreateUser(body["username"], display_name=body["display_name"], email=body["email"]))
+        return _view_body(created.user)
 
 
 @blp.route("/users/<string:username>")
@@ -119,13 +134,13 @@ class EnableUser(MethodView):
 
 
 def _set_active(username: str, active: bool) -> dict[str, Any]:
-    admin = _admin()
-    if not active and username == admin:
-        raise AlreadyExists("You cannot disable your own account; ask another admin.")
-    with changeflow().database.transaction() as session:
-        user = accounts.get_user(session, username)
-        accounts.set_active(session, user, active)
-        return _user_body(user)
+    return _view_body(_run(account_commands.EnableUser(username) if active
+                          else account_commands.DisableUser(username)))
+
+
+def _run(command: Any) -> Any:
+    """Run a user, role or token command as the calling admin, in one transaction of the engine."""
+    return changeflow().engine.run(command, actor=_admin())
 
 
 @blp.route("/users/<string:username>/tokens")
@@ -145,12 +160,8 @@ class Tokens(MethodView):
     @problems(blp, 403, 404, 422)
     def post(self, body: dict[str, Any], username: str) -> Any:
         """Issue an API token for a user (admins). The token appears in this response only; store it safely."""
-        _admin()
-        cf = changeflow()
-        with cf.database.transaction() as session:
-            user = accounts.get_user(session, username)
-            row, token = accounts.issue_token(session, user, now=cf.now(), expires_at=(body or {}).get("expires_at"))
-            return {"id": row.id, "token": token, "expires_at": row.expires_at}
+        issued = _run(IssueToken(username, expires_at=(body or {}).get("expires_at")))
+        return {"id": issued.id, "token": issued.token, "expires_at": issued.expires_at}
 
 
 @blp.route("/tokens/<id:token_id>")
@@ -159,10 +170,7 @@ class Token(MethodView):
     @problems(blp, 403, 404)
     def delete(self, token_id: int) -> None:
         """Revoke a token (admins). It stops working at once."""
-        _admin()
-        cf = changeflow()
-        with cf.database.transaction() as session:
-            accounts.revoke_token(session, token_id, now=cf.now())
+        _run(RevokeToken(token_id))
 
 
 @blp.route("/roles")
@@ -194,12 +202,7 @@ class RoleAssignments(MethodView):
     @problems(blp, 403, 404, 422)
     def post(self, body: dict[str, Any]) -> Any:
         """Give a user a role in a practice, or '*' for all (admins). Granting a held role changes nothing."""
-        admin = _admin()
-        cf = changeflow()
-        with cf.database.transaction() as session:
-            user = accounts.get_user(session, body["user"])
-            row = accounts.grant(session, user, body["role"], body["practice"], granted_by=admin, now=cf.now())
-            return _assignment_body(row)
+        return _assignment_body(_run(GrantRole(body["user"], body["role"], body["practice"])))
 
 
 @blp.route("/role-assignments/<id:assignment_id>")
@@ -208,22 +211,4 @@ class RoleAssignmentResource(MethodView):
     @problems(blp, 403, 404)
     def delete(self, assignment_id: int) -> None:
         """Take a role away (admins). Tasks the user holds and may no longer work on go back to their queue."""
-        revoke_assignment(assignment_id, actor=_admin())
-
-
-def revoke_assignment(assignment_id: int, *, actor: str) -> RoleAssignment:
-    """Take a role away, then give back the tasks its holder may no longer work on (API and CLI)."""
-    cf = changeflow()
-    with cf.database.transaction() as session:
-        assignment = accounts.revoke(session, assignment_id)
-        user = assignment.user
-        remaining = frozenset((held.role, held.practice) for held in user.assignments if held.id != assignment.id)
-    # A second transaction: the engine's. A lost race with someone working on one of the tasks is retried.
-    for attempt in range(3):
-        try:
-            cf.engine.run(ReleaseClaims(user.username, remaining), actor=actor)
-            break
-        except Conflict:
-            if attempt == 2:
-                raise
-    return assignment
+        _run(RevokeRoleAndRelease(assignment_id))

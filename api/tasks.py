@@ -20,11 +20,9 @@ from api.schemas import (
     TaskQueryArgs,
     TaskSchema,
 )
-from engine import AssignTask, ClaimTask, CompleteTask, TaskQuery, TaskStatus, UnclaimTask
-from engine.views import AssigneeFacts
-from roles import accounts
-from roles.errors import InvalidValue
-from roles.policy import Action, Principal, authorizer, check
+from engine import ClaimTask, CompleteTask, TaskQuery, TaskStatus, UnclaimTask
+from itsm.accounts import AssignTaskTo
+from roles.policy import Action, Principal, authorizer
 
 blp = protect(Blueprint("tasks", __name__, url_prefix="/api/tasks",
                         description="Human tasks: what people work on."))
@@ -83,17 +81,8 @@ class Assign(MethodView):
     @problems(blp, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], task_id: str) -> Any:
         """Assign a task to a user who holds its role (managers, owners, admins)."""
-        assignee = _principal_of(body["user"])
-        caller = principal()
-
-        def authorize(facts: Any) -> None:
-            if isinstance(facts, AssigneeFacts):
-                check(assignee, Action.WORK_ON, facts)
-            else:
-                check(caller, Action.ASSIGN, facts)
-
-        return changeflow().engine.run(AssignTask(task_id, assignee=assignee.username),
-                                       actor=caller.username, authorize=authorize)
+        # The assignee's account and roles are read inside the command's transaction (AssignTaskTo).
+        return _run(AssignTaskTo(task_id, body["user"]), Action.ASSIGN)
 
 
 @blp.route("/<string:task_id>/complete")
@@ -113,14 +102,6 @@ class Complete(MethodView):
 def _run(command: Any, action: Action) -> Any:
     return changeflow().engine.run(command, actor=principal().username,
                                    authorize=authorizer(principal(), action))
-
-
-def _principal_of(username: str) -> Principal:
-    with changeflow().database.snapshot() as session:
-        user = accounts.find_user(session, username)
-        if user is None or not user.is_active:
-            raise InvalidValue(f"There is no active user '{username}'.", field="user")
-        return accounts.principal_of(user)
 
 
 def task_query(caller: Principal, args: dict[str, Any]) -> TaskQuery:

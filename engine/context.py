@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from sqlalchemy.orm import Session
+
 from engine.scripting import ScriptEngine
 from engine.services import ServiceContext
 from engine.store import Store
@@ -33,6 +35,13 @@ class CommandContext:
     now: datetime
     authorize: Authorizer = allow_all
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def session(self) -> Session:
+        """The transaction's session, for packages that own their own tables and queries, like ``roles``
+        (its commands take any context with a ``session``, an ``actor`` and a ``now``). Engine commands go
+        through ``store``."""
+        return self.store.session
 
     def script_engine(self, business_key: str, practice: str) -> ScriptEngine:
         """A script engine for one instance, whose service tasks run inside this command with the rights of

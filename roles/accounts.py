@@ -48,8 +48,11 @@ def create_user(session: Session, username: str, *, now: datetime, display_name:
     return user
 
 
-def find_user(session: Session, username: str) -> User | None:
-    return session.scalars(select(User).where(User.username == username)).first()
+def find_user(session: Session, username: str, *, lock: bool = False) -> User | None:
+    """The user, or None; ``lock`` holds the row until the transaction ends (assigning and revoking to the
+    same user then take turns)."""
+    statement = select(User).where(User.username == username)
+    return session.scalars(statement.with_for_update() if lock else statement).first()
 
 
 def get_user(session: Session, username: str) -> User:
@@ -184,6 +187,9 @@ def revoke(session: Session, assignment_id: int) -> RoleAssignment:
     assignment = session.get(RoleAssignment, assignment_id)
     if assignment is None:
         raise UnknownUser(f"There is no role assignment {assignment_id}.")
+    # Lock the holder, as assigning a task to them does: the assignment then sees the role or the revoke
+    # sees the task.
+    session.execute(select(User.id).where(User.id == assignment.user_id).with_for_update())
     session.delete(assignment)
     return assignment
 

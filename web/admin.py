@@ -7,7 +7,17 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from engine import PageRequest
+from itsm.accounts import RevokeRoleAndRelease
 from roles import accounts
+from roles.commands import (
+    CreateUser,
+    DisableUser,
+    EnableUser,
+    GrantRole,
+    IssueToken,
+    RevokeToken,
+    SetPassword,
+)
 from roles.errors import AlreadyExists, InvalidValue
 from roles.policy import ALL_PRACTICES, Action, Role, check
 from web.context import me, web
@@ -43,14 +53,10 @@ def create_user() -> Any:
     username = form.get("username", "").strip().lower()
     cf = web()
     password = accounts.generate_password()
+    grants = ((form["role"], form.get("practice") or ALL_PRACTICES),) if form.get("role") else ()
     try:
-        with cf.database.transaction() as db:
-            user = accounts.create_user(db, username, now=cf.now(), display_name=form.get("display_name") or None,
-                                        email=form.get("email") or None)
-            accounts.set_password(db, user, password, now=cf.now())
-            if form.get("role"):
-                accounts.grant(db, user, form["role"], form.get("practice") or ALL_PRACTICES, granted_by=admin,
-                               now=cf.now())
+        cf.engine.run(CreateUser(username, display_name=form.get("display_name") or None,
+                                 email=form.get("email") or None, grants=grants, password=password), actor=admin)
     except (InvalidValue, AlreadyExists) as error:
         with cf.database.snapshot() as db:
             rows, total = accounts.list_users(db, offset=0, limit=PER_PAGE)
@@ -73,72 +79,51 @@ def user(username: str) -> Any:
     return render_template("admin/user.html", person=person, tokens=tokens, roles=[r.value for r in Role])
 
 
-def _change(username: str, change: Any, message: str) -> Any:
-    admin = _admin()
-    cf = web()
-    with cf.database.transaction() as db:
-        result = change(db, accounts.get_user(db, username), admin, cf)
+def _change(username: str, command: Any, message: str) -> Any:
+    """Run a user, role or token command as the admin (one transaction), then show the user's page."""
+    result = web().engine.run(command, actor=_admin())
     flash(message.format(result=result), "secret" if "shown only now" in message else "info")
     return redirect(url_for("web.admin_user", username=username))
 
 
 def disable(username: str) -> Any:
-    if username == me().username:
-        raise AlreadyExists("You cannot disable your own account; ask another admin.")
-    return _change(username, lambda db, user, admin, cf: accounts.set_active(db, user, False),
+    return _change(username, DisableUser(username),
                    f"{username} is disabled: their sessions and tokens are refused from now on.")
 
 
 def enable(username: str) -> Any:
-    return _change(username, lambda db, user, admin, cf: accounts.set_active(db, user, True),
-                   f"{username} is enabled again.")
+    return _change(username, EnableUser(username), f"{username} is enabled again.")
 
 
 def reset_password(username: str) -> Any:
     """Set the password the admin typed, or generate one; either way the user's sessions end."""
     typed = request.form.get("password", "")
-
-    def change(db: Any, user: Any, admin: str, cf: Any) -> str:
-        password = typed or accounts.generate_password()
-        accounts.set_password(db, user, password, now=cf.now())
-        return password
-
     if typed:
-        return _change(username, change, f"{username}'s password is set. Their sessions have ended.")
-    return _change(username, change, f"{username}'s new password, shown only now: {{result}}")
+        return _change(username, SetPassword(username, typed),
+                       f"{username}'s password is set. Their sessions have ended.")
+    password = accounts.generate_password()
+    return _change(username, SetPassword(username, password),
+                   f"{username}'s new password, shown only now: {password}")
 
 
 def grant(username: str) -> Any:
     form = request.form
-    return _change(username, lambda db, user, admin, cf: accounts.grant(
-        db, user, form.get("role", ""), form.get("practice") or ALL_PRACTICES, granted_by=admin, now=cf.now()),
-        f"{username} now holds {form.get('role')} in {form.get('practice') or ALL_PRACTICES}.")
+    return _change(username, GrantRole(username, form.get("role", ""), form.get("practice") or ALL_PRACTICES),
+                   f"{username} now holds {form.get('role')} in {form.get('practice') or ALL_PRACTICES}.")
 
 
 def revoke_grant(username: str, assignment_id: int) -> Any:
-    def change(db: Any, user: Any, admin: str, cf: Any) -> None:
-        if not any(a.id == assignment_id for a in user.assignments):
-            raise InvalidValue("That role assignment is not this user's.")
-        accounts.revoke(db, assignment_id)
-
-    return _change(username, change, f"The role is taken from {username}.")
+    """Take a role away; the tasks the user may no longer work on go back to their queue (as in the API)."""
+    return _change(username, RevokeRoleAndRelease(assignment_id, username), f"The role is taken from {username}.")
 
 
 def issue_token(username: str) -> Any:
-    def change(db: Any, user: Any, admin: str, cf: Any) -> str:
-        _row, token = accounts.issue_token(db, user, now=cf.now())
-        return token
-
-    return _change(username, change, f"A new API token for {username}, shown only now: {{result}}")
+    return _change(username, IssueToken(username),
+                   f"A new API token for {username}, shown only now: {{result.token}}")
 
 
 def revoke_token(username: str, token_id: int) -> Any:
-    def change(db: Any, user: Any, admin: str, cf: Any) -> None:
-        if not any(token.id == token_id for token in accounts.tokens_of(db, user)):
-            raise InvalidValue("That token is not this user's.")
-        accounts.revoke_token(db, token_id, now=cf.now())
-
-    return _change(username, change, f"Token {token_id} of {username} is revoked.")
+    return _change(username, RevokeToken(token_id, username), f"Token {token_id} of {username} is revoked.")
 
 
 def register(blp: Blueprint) -> None:

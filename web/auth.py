@@ -17,6 +17,7 @@ from flask import Blueprint, Flask, Response, abort, flash, g, redirect, render_
 from flask.sessions import SecureCookieSessionInterface
 
 from roles import accounts
+from roles.commands import ChangeOwnPassword, EndSessions
 from roles.errors import AuthenticationFailed, InvalidValue
 from web.context import me, web
 
@@ -104,7 +105,11 @@ def _safe_next(target: str | None) -> str:
 
 
 def sign_in() -> Any:
-    """GET: the sign-in form. POST: check the password; a failure is counted and throttles the account."""
+    """GET: the sign-in form. POST: check the password; a failure is counted and throttles the account.
+
+    Sign-in stays a plain transaction, not a command: nobody is signed in yet to be its actor, and a refused
+    sign-in must still commit (the failure counts towards the throttle).
+    """
     if request.method == "GET":
         return render_template("sign_in.html", next=request.args.get("next", ""), username="")
     username = request.form.get("username", "").strip().lower()
@@ -133,9 +138,7 @@ def sign_in() -> Any:
 
 def sign_out() -> Any:
     """End every session of this account (the cookie alone could be replayed), then forget this one."""
-    cf = web()
-    with cf.database.transaction() as db:
-        accounts.end_sessions(db, accounts.get_user(db, me().username))
+    web().engine.run(EndSessions(me().username), actor=me().username)
     _forget()
     flash("You are signed out.", "info")
     return redirect(url_for("web.sign_in"))
@@ -147,22 +150,18 @@ def account() -> Any:
     if request.method == "POST":
         current = request.form.get("current_password", "")
         new, repeat = request.form.get("new_password", ""), request.form.get("repeat_password", "")
-        cf = web()
         if new != repeat:
             errors["repeat_password"] = "The two new passwords differ."
         else:
             try:
-                with cf.database.transaction() as db:
-                    try:
-                        accounts.verify_sign_in(db, me().username, current, now=cf.now())
-                    except AuthenticationFailed as error:
-                        errors["current_password"] = error.detail
-                    if not errors:
-                        user = accounts.get_user(db, me().username)
-                        accounts.set_password(db, user, new, now=cf.now())
-                        epoch = user.session_epoch
+                # A wrong current password comes back as a refusal, and its failed attempt is committed.
+                change = web().engine.run(ChangeOwnPassword(me().username, current, new), actor=me().username)
             except InvalidValue as error:
                 errors["new_password"] = error.detail
+            else:
+                if change.refusal is not None:
+                    errors["current_password"] = change.refusal
+                epoch = change.epoch
         if not errors:
             session["epoch"] = epoch  # this session goes on; every other one has ended
             flash("Your password is changed. Your other sessions have ended.", "info")
