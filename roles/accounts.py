@@ -190,7 +190,11 @@ def revoke(session: Session, assignment_id: int) -> RoleAssignment:
     # Lock the holder, as assigning a task to them does: the assignment then sees the role or the revoke
     # sees the task.
     session.execute(select(User.id).where(User.id == assignment.user_id).with_for_update())
+    holder = assignment.user
     session.delete(assignment)
+    session.flush()
+    # Later reads in the same transaction (a composite command) must not see the role in a stale collection.
+    session.expire(holder, ["assignments"])
     return assignment
 
 

@@ -64,6 +64,21 @@ def test_roles_are_granted_and_revoked_per_practice(app, browser):
         assert accounts.get_user(session, "nobody").assignments == []
 
 
+def test_revoking_a_role_on_the_admin_page_gives_back_the_tasks_held_in_it(app, browser, http, clock):
+    # The same command as DELETE /api/role-assignments/{id}: the revoke and the release are one transaction.
+    task = http.start_change(clock)["tasks"][0]
+    assert http.post(f"/api/tasks/{task['id']}/claim", "change-manager").status_code == 200
+    admin = browser("admin")
+    page = admin.get("/admin/users/change-manager")
+    [assignment] = re.findall(r"/admin/users/change-manager/roles/(\d+)/revoke", page.text)
+
+    assert admin.post(f"/admin/users/change-manager/roles/{assignment}/revoke").status == 302
+
+    assert http.get(f"/api/tasks/{task['id']}", "admin").get_json()["assignee"] is None
+    with app.extensions["changeflow"].database.snapshot() as session:
+        assert accounts.get_user(session, "change-manager").assignments == []
+
+
 def test_tokens_are_listed_issued_and_revoked(browser, http):
     admin = browser("admin")
 
