@@ -213,7 +213,9 @@ class ValidationReportSchema(Schema):
 # -- tasks ------------------------------------------------------------------------------------------------
 
 
-class TaskSchema(Schema):
+class _WorkItemSchema(Schema):
+    """What human and external tasks have in common: where they stand in which record, and who does them."""
+
     id = fields.String()
     instance_id = fields.Integer()
     business_key = fields.String()
@@ -222,6 +224,9 @@ class TaskSchema(Schema):
     title = fields.String()
     role = fields.String()
     practice = fields.String()
+
+
+class TaskSchema(_WorkItemSchema):
     state = fields.Enum(TaskStatus, by_value=True)
     assignee = fields.String(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
@@ -412,16 +417,8 @@ class FetchAndLockRequestSchema(Schema):
     topics = fields.List(fields.Nested(TopicRequestSchema), required=True, validate=validate.Length(min=1, max=50))
 
 
-class ExternalTaskSchema(Schema):
-    id = fields.String()
+class ExternalTaskSchema(_WorkItemSchema):
     topic = fields.String()
-    instance_id = fields.Integer()
-    business_key = fields.String()
-    process = fields.String()
-    element_id = fields.String()
-    title = fields.String()
-    role = fields.String()
-    practice = fields.String()
     state = fields.Enum(ExternalTaskStatus, by_value=True)
     worker_id = fields.String(allow_none=True)
     lock_expires_at = fields.DateTime(allow_none=True)

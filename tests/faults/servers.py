@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from tests.live_server import free_port
+from tests.live_server import Process, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_DEADLINE = 120.0
@@ -56,53 +53,6 @@ def _environment(url: str, **extra: str) -> dict[str, str]:
                    "CHANGEFLOW_SCRIPT_TIME_LIMIT": "1.0", "CHANGEFLOW_TIMER_INTERVAL": "0.2",
                    "PYTHONUNBUFFERED": "1", **extra}
     return environment
-
-
-class Process:
-    """A child process whose output is collected line by line."""
-
-    def __init__(self, args: list[str], environment: dict[str, str]) -> None:
-        self.process = subprocess.Popen(args, cwd=ROOT, env=environment, stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
-
-    def output(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def kill9(self) -> None:
-        """SIGKILL the whole process group: the server and its children, as a crash would."""
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self._close()
-
-    def _close(self) -> None:
-        self._reader.join(timeout=30)
-        if self.process.stdout is not None:
-            self.process.stdout.close()
-
-    def stop(self) -> int | None:
-        if self.alive:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.kill9()
-                return self.process.returncode
-        self._close()
-        return self.process.returncode
 
 
 class Server(Process):
