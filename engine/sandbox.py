@@ -33,6 +33,7 @@ __all__ = ["SCRIPT_FILENAME", "SandboxEnvironment", "ScriptError", "ScriptFailur
 
 SCRIPT_TIME_LIMIT = 2.0  # seconds one script or expression may run: the engine's and the setting's default
 
+
 class SandboxEnvironment(BasePythonScriptEngineEnvironment):
     """A SpiffWorkflow script environment that sends every script and expression to a script worker."""
 

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
 
 from engine import Database, Engine, FakeClock
+from engine.specs import SpecCache
 from forms import load_form_directory
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
@@ -225,12 +226,16 @@ def postgres_templates(postgres_session_url: str) -> Iterator[PostgresTemplates]
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def database_url(request: pytest.FixtureRequest) -> str:
     """A freshly migrated database for this test, holding the seed its fixtures ask for."""
     seed = tuple(name for name in SEEDS if name in request.fixturenames)
     if request.param == "sqlite":
         template, seeded = request.getfixturevalue("sqlite_templates").get(seed)
-        path = tmp_path / "changeflow.db"
+        # One file per session (per xdist worker), so that the test app can be reused (see ``app``). The
+        # previous test's connections are closed by then; its WAL files must go with its data.
+        path = request.getfixturevalue("sqlite_templates").folder / "test.db"
+        for leftover in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            leftover.unlink(missing_ok=True)
         shutil.copyfile(template, path)
         url = f"sqlite:///{path}"
     else:
@@ -282,11 +287,28 @@ class People:
         return {"Authorization": f"Bearer {self.tokens[username]}"}
 
 
+_APPS: dict[str, Any] = {}  # the test app per database URL, reused: building one costs about 75 ms
+
+
 @pytest.fixture
 def app(database_url: str, clock: FakeClock) -> Iterator[Any]:
-    """The Flask app on this test's database, with a fake clock and no background timer thread."""
-    application = make_test_app(database_url, clock)
+    """The Flask app on this test's database, with a fake clock and no background timer thread.
+
+    The app is built once per database URL (each backend has one per session) and handed to each test
+    as new: its engine gets the test's clock and an empty spec cache (version ids repeat from test to
+    test), and its settings are restored afterwards. Its database was reset by ``database_url``.
+    """
+    application = _APPS.get(database_url)
+    if application is None:
+        application = _APPS[database_url] = make_test_app(database_url, clock)
+    engine = application.extensions["changeflow"].engine
+    engine.clock = engine.sandbox.clock = clock
+    engine.specs = SpecCache(engine.lane_roles)
+    settings = dict(application.config)
+    application.config["CHANGEFLOW_CLOCK"] = clock
     yield application
+    application.config.clear()
+    application.config.update(settings)
     application.extensions["changeflow"].database.dispose()
 
 
