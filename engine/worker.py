@@ -29,13 +29,9 @@ class TimerThread:
     """The embedded server's timer worker, in a daemon thread (production runs ``flask worker`` instead)."""
 
     def __init__(self, engine: Engine, *, interval: float = TIMER_INTERVAL) -> None:
-        self._stop = threading.Event()
+        self._stop = threading.Event()  # never set: the daemon thread ends with the process
         self._thread = threading.Thread(target=run_timer_loop, args=(engine, self._stop),
                                         kwargs={"interval": interval}, name="changeflow-timers", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
