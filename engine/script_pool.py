@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import builtins
+import contextlib
 import io
 import logging
 import os
@@ -111,20 +112,16 @@ class _Worker:
         return buffer.getvalue()
 
     def kill(self) -> None:
-        try:
+        with contextlib.suppress(OSError):  # already gone
             os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
         self.close()
         self.process.wait()
 
     def close(self) -> None:
         for stream in (self.process.stdin, self.process.stdout):
-            try:
-                if stream is not None:
+            if stream is not None:
+                with contextlib.suppress(OSError):  # a pipe to a dead worker may fail to flush
                     stream.close()
-            except OSError:
-                pass
 
 
 class ScriptPool:
