@@ -23,7 +23,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DeployError, Problem
 from engine.models import ExternalTask, HumanTask, ProcessModel, ProcessVersion
-from engine.parsing import ROLE_PROPERTY
+from engine.parsing import MAX_INSTANCES, ROLE_PROPERTY
 from engine.sandbox import compile_problems
 from engine.services import ServiceRegistry
 from engine.specs import (
@@ -66,7 +66,6 @@ FormLookup = Callable[[str], "FormDefinition | None"]
 # elements; these bounds keep the worst case near a second on a 2-core machine.
 MAX_DOCUMENT_BYTES = 1024 * 1024
 MAX_ELEMENTS = 2000  # elements with an id
-MAX_INSTANCES = 200  # parallel or sequential multi-instance: the library's cost grows with its square
 
 
 @dataclass(frozen=True)

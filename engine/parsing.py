@@ -11,8 +11,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.specs.defaults import (
@@ -36,7 +39,14 @@ from SpiffWorkflow.spiff.parser.task_spec import (
     SpiffTaskParser,
     UserTaskParser,
 )
-from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask, ManualTask, NoneTask, ServiceTask
+from SpiffWorkflow.spiff.specs.defaults import (
+    BusinessRuleTask,
+    ManualTask,
+    NoneTask,
+    ParallelMultiInstanceTask,
+    SequentialMultiInstanceTask,
+    ServiceTask,
+)
 from SpiffWorkflow.spiff.specs.defaults import UserTask as SpiffUserTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
@@ -46,6 +56,42 @@ CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
 ZEEBE = "http://camunda.org/schema/zeebe/1.0"
 EXTERNAL_TOPIC_PROPERTY = "externalTopic"
 ROLE_PROPERTY = "role"
+MAX_INSTANCES = 200  # parallel or sequential multi-instance: the library's cost grows with its square
+
+
+class _BoundedInstances:
+    """A multi-instance task over a data collection runs at most ``MAX_INSTANCES`` instances.
+
+    ``loopCardinality`` is bounded at deploy (and when computed); a collection's size is known only when the
+    task is reached, so it is checked then, before any instance exists: more items stop the instance with an
+    incident naming the task.
+    """
+
+    data_input: Any
+    bpmn_id: str
+
+    def _check_size(self, my_task: Any) -> None:
+        items = self.data_input.get(my_task) if self.data_input is not None else None
+        if isinstance(items, Sized) and not isinstance(items, str) and len(items) > MAX_INSTANCES:
+            raise WorkflowTaskException(
+                f"The input collection of '{self.bpmn_id}' has {len(items)} items; a multi-instance task may have "
+                f"at most {MAX_INSTANCES} instances. Split the work, or loop over batches.", task=my_task)
+
+
+class BoundedParallelMultiInstanceTask(_BoundedInstances, ParallelMultiInstanceTask):
+    """The library's parallel multi-instance task, bounded before it creates its instances."""
+
+    def create_children(self, my_task: Any) -> Any:
+        self._check_size(my_task)
+        return super().create_children(my_task)
+
+
+class BoundedSequentialMultiInstanceTask(_BoundedInstances, SequentialMultiInstanceTask):
+    """The library's sequential multi-instance task, bounded before it lists the items to go through."""
+
+    def init_remaining_items(self, my_task: Any) -> Any:
+        self._check_size(my_task)
+        return super().init_remaining_items(my_task)
 
 
 class ExternalServiceTask(SpiffBpmnTask):
@@ -185,6 +231,12 @@ class _EndEventParser(_FixedValidation, SpiffEndEventParser):
     """End events (errors, escalations, messages, terminate, cancel)."""
 
 
+def _with_bounded_instances(parser: type[Any]) -> type[Any]:
+    """The task parser, making the bounded multi-instance task classes."""
+    return type(parser.__name__, (parser,), {"PARALLEL_MI_CLASS": BoundedParallelMultiInstanceTask,
+                                             "SEQUENTIAL_MI_CLASS": BoundedSequentialMultiInstanceTask})
+
+
 class BpmnParser(SpiffBpmnParser):
     """The parser the engine uses for deploys and for rebuilding cached specs."""
 
@@ -200,4 +252,9 @@ class BpmnParser(SpiffBpmnParser):
         full_tag("intermediateThrowEvent"): (_IntermediateThrowEventParser, IntermediateThrowEvent),
         full_tag("boundaryEvent"): (_BoundaryEventParser, BoundaryEvent),
         full_tag("endEvent"): (_EndEventParser, EndEvent),
+    }
+    # Every parser that can make a multi-instance task makes the bounded ones.
+    OVERRIDE_PARSER_CLASSES = {
+        tag: (_with_bounded_instances(parser) if issubclass(parser, TaskParser) else parser, spec)
+        for tag, (parser, spec) in OVERRIDE_PARSER_CLASSES.items()
     }

@@ -16,7 +16,7 @@ from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from sqlalchemy.exc import SQLAlchemyError
 
-from engine.deployment import MAX_INSTANCES
+from engine.parsing import MAX_INSTANCES
 from engine.sandbox import SCRIPT_FILENAME, SandboxEnvironment, ScriptFailure
 from engine.services import ServiceContext, ServiceRegistry
 

@@ -19,8 +19,10 @@ from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.migration.version_migration import MIGRATIONS as LIBRARY_MIGRATIONS
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SPIFF_FORMAT
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import ParallelMultiInstanceTask, SequentialMultiInstanceTask
 
 from engine.errors import EngineError
+from engine.parsing import BoundedParallelMultiInstanceTask, BoundedSequentialMultiInstanceTask
 from engine.specs import ProcessBundle
 from engine.timers import CLOCKED
 
@@ -59,6 +61,9 @@ def _registry() -> Any:
     config[BpmnWorkflow] = _WorkflowByReference
     for clocked_timer in CLOCKED.values():
         config[clocked_timer] = TimerConditionalEventDefinitionConverter
+    # Specs are stored by reference, but a migration lends them to the library's converters.
+    config[BoundedParallelMultiInstanceTask] = config[ParallelMultiInstanceTask]
+    config[BoundedSequentialMultiInstanceTask] = config[SequentialMultiInstanceTask]
     registry = BpmnWorkflowSerializer.configure(config)
     # Scripts may leave dates in task data; the library knows datetime and timedelta only.
     registry.register(date, lambda value: {"value": value.isoformat()},

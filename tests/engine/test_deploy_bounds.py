@@ -12,7 +12,7 @@ from engine import DeployError, DeployVersion, InstanceStatus, StartInstance, Va
 from engine import deployment as deployment_module
 from engine.deployment import MAX_DOCUMENT_BYTES, MAX_ELEMENTS, MAX_INSTANCES
 from tests.engine.builder import diagram, end_event, flows, script_task, start_event
-from tests.engine.support import FORMS, deploy, start
+from tests.engine.support import FORMS, deploy, instance_row, start
 
 SMALL = diagram(start_event() + script_task("work", "done = True") + end_event() + flows("start", "work", "end"))
 
@@ -63,6 +63,35 @@ def test_a_computed_cardinality_over_the_limit_is_an_incident(engine):
     assert f"more than the {MAX_INSTANCES} instances" in instance.incident.message
     deploy(engine, multi_instance("count"), key="fine")
     assert start(engine, "fine", data={"count": 3}).status is InstanceStatus.COMPLETED
+
+
+def over_a_collection(sequential: bool) -> str:
+    """A script task run once per item of ``items`` (which the data brings), gathering ``doubled``."""
+    return diagram(
+        start_event()
+        + '<bpmn:scriptTask id="work" scriptFormat="python"><bpmn:multiInstanceLoopCharacteristics '
+        + f'isSequential="{str(sequential).lower()}"><bpmn:loopDataInputRef>items</bpmn:loopDataInputRef>'
+        + "<bpmn:loopDataOutputRef>doubled</bpmn:loopDataOutputRef>"
+        + '<bpmn:inputDataItem id="item" name="item"/><bpmn:outputDataItem id="twice" name="twice"/>'
+        + "</bpmn:multiInstanceLoopCharacteristics><bpmn:script>twice = item * 2</bpmn:script></bpmn:scriptTask>\n"
+        + end_event() + flows("start", "work", "end"))
+
+
+@pytest.mark.parametrize("sequential", [False, True], ids=["parallel", "sequential"])
+def test_a_collection_over_the_limit_is_an_incident_on_the_task(engine, sequential):
+    deploy(engine, over_a_collection(sequential))
+
+    instance = start(engine, data={"items": list(range(MAX_INSTANCES + 1))})
+
+    assert instance.status is InstanceStatus.ERROR
+    assert instance.incident.element_id == "work"
+    assert instance.incident.message == (
+        f"The input collection of 'work' has {MAX_INSTANCES + 1} items; a multi-instance task may have at most "
+        f"{MAX_INSTANCES} instances. Split the work, or loop over batches.")
+    assert instance_row(engine, instance.id).status is InstanceStatus.ERROR
+    deploy(engine, over_a_collection(sequential), key="fine")
+    fine = start(engine, "fine", data={"items": [1, 2, 3]})
+    assert (fine.status, fine.data["doubled"]) == (InstanceStatus.COMPLETED, [2, 4, 6])
 
 
 @pytest.mark.parametrize("command", [DeployVersion, ValidateDeployment])
