@@ -151,15 +151,24 @@ class VersionDetailSchema(VersionSchema):
     decisions = fields.List(fields.String(), metadata={"description": "DMN documents deployed with it."})
 
 
+# Rules JSON Schema cannot state are stated in the descriptions, so that the document and the validation agree.
+STORABLE_TEXT = (" Text anywhere in it, keys included, may not hold a NUL character or a lone UTF-16 surrogate "
+                 "(no database stores them): such a body is a 400.")
+
+
 class DeployRequestSchema(Schema):
     bpmn = fields.String(required=True, validate=validate.Length(min=1), metadata={"description": "BPMN 2.0 XML."})
-    practice = fields.String(required=True, validate=PRACTICE, metadata={"example": "change"})
+    practice = fields.String(required=True, validate=PRACTICE, metadata={
+        "example": "change", "description": "The practice of the process; a process model that exists keeps its "
+                                            "own, and another one is a 422 naming this field."})
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     comment = fields.String(load_default=None)
     decisions = fields.List(fields.String(), load_default=None, metadata={
         "description": "DMN documents; omit to keep those of the latest version."})
     forms = fields.Dict(keys=fields.String(), values=fields.Dict(), load_default=dict, metadata={
-        "description": "Form definitions by key, overriding the server's forms directory."})
+        "description": "Form definitions by key, overriding the server's forms directory. Each is a form "
+                       "definition as in forms/definitions/ (`title`, and `fields` with `name`, `type`, `label`, "
+                       "`required`...; docs/authoring-processes.md); one that is not is a 422 naming `forms.<key>`."})
     default_role = fields.String(load_default=None, validate=validate.OneOf(["owner", "manager", "practitioner"]),
                                  metadata={"description": "The role of user tasks that no lane, "
                                            "camunda:candidateGroups or role property assigns (default practitioner)."})
@@ -271,7 +280,7 @@ class TaskQueryArgs(PageArgs):
 
 class CompleteRequestSchema(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "The form's fields; the task's form JSON Schema says which."})
+        "description": "The form's fields; the task's form JSON Schema says which." + STORABLE_TEXT})
 
 
 class AssignRequestSchema(Schema):
@@ -325,7 +334,7 @@ class StartRequestSchema(Schema):
     process = fields.String(required=True, metadata={"example": "normal_change"})
     version = id_field(load_default=None, strict=True)  # 1.5 is no version (it used to start version 1)
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "Initial data; validated against the start event's form when it has one."})
+        "description": "Initial data; validated against the start event's form when it has one." + STORABLE_TEXT})
 
 
 class InstanceQueryArgs(PageArgs):
@@ -344,7 +353,8 @@ class ReasonSchema(Schema):
 
 class RetryRequestSchema(Schema):
     data = fields.Dict(keys=fields.String(), load_default=dict, metadata={
-        "description": "Corrections merged into the failed task's data before it runs again."})
+        "description": "Corrections merged into the failed task's data before it runs again; those to a person's "
+                       "submission are checked against that task's form." + STORABLE_TEXT})
 
 
 class EventSchema(Schema):

@@ -209,3 +209,18 @@ def test_the_dry_run_path_is_no_process_key(client, http):
     refused = http.post("/api/process-models/validate/versions", "admin",
                         {"bpmn": diagrams.REVIEW, "practice": "change"})
     assert set(assert_problem(refused, 422, "validation-failed")["errors"]) == {"key"}
+
+
+def test_rules_json_schema_cannot_state_are_in_the_descriptions(spec):
+    """The validation refuses these although they fit the JSON Schema; the document must say so (issue 9)."""
+    schemas = spec["components"]["schemas"]
+
+    def description(schema: str, field: str) -> str:
+        return schemas[schema]["properties"][field]["description"]
+
+    for schema in ("StartRequest", "CompleteRequest", "RetryRequest"):
+        assert "NUL character" in description(schema, "data") and "400" in description(schema, "data")
+    assert "in the future" in description("TokenRequest", "expires_at")
+    assert "keeps its own" in description("DeployRequest", "practice")
+    assert "forms.<key>" in description("DeployRequest", "forms")
+    assert "must be for '*'" in description("RoleAssignmentCreate", "practice")
