@@ -155,7 +155,12 @@ def server_env(database_url: str, **extra: str) -> dict[str, str]:
 
 
 def create_user(database_url: str, username: str, *grants: str) -> str:
-    """Create a user through the CLI (which also migrates and deploys bpmn/); return its token."""
+    """Migrate the database and create a user through the CLI; return the user's token.
+
+    Only ``flask migrate`` (and the servers' start-up) changes the schema: ``users create`` does not.
+    """
+    subprocess.run([str(BIN / "flask"), "--app", "app", "migrate"], cwd=ROOT, env=server_env(database_url),
+                   capture_output=True, text=True, check=True)
     arguments = [str(BIN / "flask"), "--app", "app", "users", "create", username]
     for grant in grants:
         arguments += ["--role", grant]
@@ -214,8 +219,27 @@ class Server:
         raise RuntimeError("the server did not become ready")
 
     def pids(self) -> list[int]:
-        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout
-        return [self.process.pid] + [int(pid) for pid in children.split()]
+        """The server and every process under it (gunicorn's workers, their script workers)."""
+        found, queue = [], [self.process.pid]
+        while queue:
+            pid = queue.pop()
+            found.append(pid)
+            children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+            queue.extend(int(child) for child in children.split())
+        return found
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU the server's processes have used so far, from the kernel's counters
+        (``/proc/PID/stat``): steadier than wall time on a shared machine, and the client is not in it."""
+        ticks = os.sysconf("SC_CLK_TCK")
+        total = 0
+        for pid in self.pids():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15 of stat
+        return total / ticks
 
     def peak_rss_mb(self) -> float:
         """The largest peak resident set among the server's processes (each worker is one server)."""

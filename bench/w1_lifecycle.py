@@ -58,10 +58,12 @@ def measure(database_url: str, sizes: list[int], *, size_of: Any, server_kind: s
         run_instances(client, 10)  # warm up: caches, connection pool, code paths
         for count in sizes:
             client.timings.clear()
-            throughputs, growths = [], []
+            throughputs, growths, cpu_ms = [], [], []
             for _ in range(repeat):
                 before = size_of(database_url)
+                cpu_before = server.cpu_seconds()
                 elapsed = run_instances(client, count)
+                cpu_ms.append((server.cpu_seconds() - cpu_before) * 1000 / count)
                 growths.append((size_of(database_url) - before) / count)
                 throughputs.append(count / elapsed)
             median = statistics.median(throughputs)
@@ -69,10 +71,13 @@ def measure(database_url: str, sizes: list[int], *, size_of: Any, server_kind: s
                 "instances_per_s": median,
                 "instances_per_s_runs": [round(value, 1) for value in throughputs],
                 "ms_per_instance": 1000 / median,
+                "server_cpu_ms_per_instance": statistics.median(cpu_ms),
+                "server_cpu_ms_per_instance_runs": [round(value, 1) for value in cpu_ms],
                 "requests": {label: summary(samples) for label, samples in client.timings.items()},
                 "db_growth_bytes_per_instance": round(statistics.median(growths)),
             }
             progress(f"  N={count}: {median:.1f} instances/s (runs: {', '.join(f'{v:.1f}' for v in throughputs)}), "
+                     f"server CPU {statistics.median(cpu_ms):.1f} ms per instance, "
                      f"complete median {results[f'N={count}']['requests']['complete']['median_ms']:.2f} ms")
         results["peak_rss_mb"] = server.peak_rss_mb()
         results["http_statuses"] = dict(client.statuses)
