@@ -407,8 +407,7 @@ class AddWorkNote:
         instance = ctx.store.get_instance(self.instance_id)
         if instance is None:
             raise NotFound(f"Instance {self.instance_id} does not exist.")
-        ctx.authorize(InstanceFacts(instance.id, instance.business_key, instance.process_key, instance.practice,
-                                    instance.started_by, instance.status))
+        ctx.authorize(InstanceFacts.of(instance))
         event = ctx.store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.NOTE, instance_id=instance.id,
                                     data={"text": text})
         ctx.store.session.flush()

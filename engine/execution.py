@@ -75,8 +75,7 @@ class Execution:
         return self._workflow
 
     def facts(self) -> InstanceFacts:
-        row = self.instance
-        return InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by, row.status)
+        return InstanceFacts.of(self.instance)
 
     def task_row(self, task_id: str, first_read: HumanTask) -> HumanTask:
         """The task's row as committed now that we hold the instance lock (not a stale earlier read)."""

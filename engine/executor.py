@@ -328,8 +328,7 @@ class Engine:
             row = store.get_instance(instance_id)
             if row is None:
                 raise NotFound(f"Instance {instance_id} does not exist.")
-            authorize(InstanceFacts(row.id, row.business_key, row.process_key, row.practice, row.started_by,
-                                    row.status))
+            authorize(InstanceFacts.of(row))
             listing = store.list_events(instance_id, page)
             return Listing([EventView.of(event) for event in listing.items], listing.total)
 

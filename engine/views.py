@@ -333,6 +333,10 @@ class InstanceFacts:
     started_by: str
     status: InstanceStatus
 
+    @classmethod
+    def of(cls, row: ProcessInstance) -> InstanceFacts:
+        return cls(row.id, row.business_key, row.process_key, row.practice, row.started_by, row.status)
+
 
 @dataclass(frozen=True)
 class TaskFacts:

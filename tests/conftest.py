@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from forms import load_form_directory
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
 from roles.policy import role_for_lane
+from tests.databases import scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_ENV = "CHANGEFLOW_TEST_POSTGRES_URL"
@@ -202,20 +203,13 @@ def postgres_session_url() -> Iterator[str]:
     base = os.environ.get(POSTGRES_ENV)
     if not base:
         _skip_postgres(f"set {POSTGRES_ENV} (make test sets it to the local server)")
-    admin_url = make_url(base)
-    name = f"changeflow_test_{uuid.uuid4().hex[:10]}"
-    try:
-        admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server means "skip"
-        _skip_postgres(f"cannot use {admin_url.render_as_string()}: {error}")
-    url = admin_url.set(database=name).render_as_string(hide_password=False)
-    upgrade(url)
-    yield url
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(scratch_postgres_database(base, "changeflow_test"))
+        except Exception as error:  # noqa: BLE001 - any failure to reach the server means "skip"
+            _skip_postgres(f"cannot use {make_url(base).render_as_string()}: {error}")
+        upgrade(url)
+        yield url
 
 
 @pytest.fixture(scope="session")

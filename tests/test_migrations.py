@@ -3,7 +3,6 @@ can be undone: down to an empty schema and up again to the models."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from sqlalchemy.engine import make_url
 from engine.models import metadata as engine_metadata
 from migrations import alembic_config, upgrade
 from roles.models import metadata as roles_metadata
+from tests.databases import scratch_postgres_database
 
 VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
 
@@ -73,16 +73,8 @@ def empty_database_url(database_url: str) -> Iterator[str]:
     if url.get_backend_name() == "sqlite":
         yield f"sqlite:///{Path(url.database).with_name('unmigrated.db')}"
         return
-    name = f"changeflow_migrations_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_postgres_database(url, "changeflow_migrations") as scratch:
+        yield scratch
 
 
 def _schema(database_url: str) -> dict[str, Any]:
