@@ -21,7 +21,10 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinitio
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import BpmnDmnParser
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from engine.canonical import canonical_xml
 from engine.errors import DeployError, Problem
+from engine.interop import camunda_findings
+from engine.layout import add_missing_layout
 from engine.models import ExternalTask, HumanTask, ProcessModel, ProcessVersion
 from engine.parsing import MAX_INSTANCES, ROLE_PROPERTY
 from engine.sandbox import compile_problems
@@ -85,8 +88,13 @@ class Deployable:
 
 
 def content_hash(bpmn_xml: str, decisions: list[str], forms: Mapping[str, Any]) -> str:
-    """Identity of a version's content: same diagram, decisions and forms give the same hash."""
-    document = json.dumps({"bpmn": bpmn_xml, "decisions": sorted(decisions), "forms": forms}, sort_keys=True)
+    """Identity of a version's content: same diagram, decisions and forms give the same hash.
+
+    The diagram and the decision tables count by their canonical XML (``engine.canonical``): a modeler's
+    re-save that only re-indents the file or reorders attributes is the same content.
+    """
+    document = json.dumps({"bpmn": canonical_xml(bpmn_xml), "decisions": sorted(map(canonical_xml, decisions)),
+                           "forms": forms}, sort_keys=True)
     return hashlib.sha256(document.encode()).hexdigest()
 
 
@@ -167,6 +175,8 @@ class _Checker:
             return None
         self._check_expressions(document)
         self._check_unsupported(document)
+        for finding in camunda_findings(document, self.lane_roles):
+            self.warn(finding.message, finding.element_id, finding.line)
         forms = self._check_human_tasks(spec, subprocess_specs)
         start = start_event(spec)
         start_meta = task_meta(start, self.lane_roles) if start is not None else None
@@ -181,18 +191,28 @@ class _Checker:
             self._check_length(process_id, "process name", str(names[0]), ProcessModel.name)
         if self.problems:
             return None
+        bpmn_xml = self._laid_out()
         return Deployable(
             process_id=process_id,
             name=str(names[0]) if names else process_id,
-            bpmn_xml=self.bpmn_xml,
+            bpmn_xml=bpmn_xml,
             decisions=list(self.decisions),
             forms=forms,
             start_role=start_meta.role if start_meta and start_meta.lane else None,
             start_form_key=start_meta.form_key if start_meta else None,
-            sha256=content_hash(self.bpmn_xml, self.decisions, forms),
+            sha256=content_hash(bpmn_xml, self.decisions, forms),
             default_role=self.default_role,
             warnings=tuple(self.warnings),
         )
+
+    def _laid_out(self) -> str:
+        """The document to store: with a layout drawn for what has none, so that it opens in a modeler."""
+        layout = add_missing_layout(self.bpmn_xml)
+        if layout.changed:
+            shown = ", ".join(layout.drawn[:8]) + (f" and {len(layout.drawn) - 8} more" if len(layout.drawn) > 8 else "")
+            self.warn(f"The diagram had no layout for {len(layout.drawn)} element(s) ({shown}); Changeflow drew "
+                      "them so that the stored version opens in a modeler. Arrange them there and deploy again.")
+        return layout.xml
 
     # -- XML and schema ----------------------------------------------------------------------------
 

@@ -50,6 +50,7 @@ from SpiffWorkflow.spiff.specs.defaults import (
 from SpiffWorkflow.spiff.specs.defaults import UserTask as SpiffUserTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
+from engine.interop import FORM_KEY_EXTENSION
 from engine.timers import clocked
 
 CAMUNDA = "http://camunda.org/schema/1.0/bpmn"
@@ -113,6 +114,9 @@ def _camunda_extensions(node: Any) -> dict[str, Any]:
     groups = node.get(f"{{{CAMUNDA}}}candidateGroups")
     if groups:
         found["candidateGroups"] = groups
+    form_key = node.get(f"{{{CAMUNDA}}}formKey")
+    if form_key:
+        found[FORM_KEY_EXTENSION] = form_key  # mapped to the task's form (engine.interop)
     if node.get(f"{{{CAMUNDA}}}type") is not None:
         found["camundaType"] = node.get(f"{{{CAMUNDA}}}type")
     if node.get(f"{{{CAMUNDA}}}topic") is not None:
@@ -211,7 +215,7 @@ class _ClockedTimers(_FixedValidation):
         return clocked(super().parse_timer_event(event))  # type: ignore[misc]
 
 
-class _StartEventParser(_ClockedTimers, SpiffStartEventParser):
+class _StartEventParser(_CamundaAttributes, _ClockedTimers, SpiffStartEventParser):
     """Start events, whose timers delay a start."""
 
 

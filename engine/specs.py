@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.none_task import NoneTask
 from SpiffWorkflow.bpmn.specs.mixins.user_task import UserTask
 
+from engine.interop import mapped_form_key
 from engine.parsing import ROLE_PROPERTY, BpmnParser, ExternalServiceTask
 from forms import FormDefinition
 
@@ -124,7 +125,7 @@ def task_meta(task_spec: Any, lane_roles: LaneRoles, default_role: str | None = 
         role=role,
         role_source=source,
         role_hint=hint,
-        form_key=properties.get("formKey") or None,
+        form_key=mapped_form_key(extensions),
         separation=_split(properties.get("separationOfDuties")),
         assign_to=(properties.get("assignTo") or "").strip() or None,
         due_in=(properties.get("dueIn") or "").strip() or None,
