@@ -70,3 +70,4 @@ class EventType(StrEnum):
     EXTERNAL_TASK_FAILED = "external_task_failed"
     MIGRATED = "migrated"  # the schema was migrated (from the command line), by whom and between which revisions
     NOTE = "note"  # a work note: a person's comment kept in the trail
+    VERSION_CHANGED = "version_changed"  # an instance was migrated to another version of its process

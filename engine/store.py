@@ -258,6 +258,28 @@ class Store:
         rows = self.session.scalars(select(ProcessVersion).where(ProcessVersion.id.in_(ids)))
         return {row.id: row for row in rows}
 
+    def instances_on_version(self, version_id: int, statuses: Sequence[InstanceStatus], *, after_id: int = 0,
+                             limit: int = 100) -> list[ProcessInstance]:
+        """Instances of a version in these statuses, by id from ``after_id`` on (a batch of a migration)."""
+        statement = (select(ProcessInstance)
+                     .where(ProcessInstance.version_id == version_id, ProcessInstance.status.in_(statuses),
+                            ProcessInstance.id > after_id)
+                     .order_by(ProcessInstance.id).limit(limit))
+        return list(self.session.scalars(statement))
+
+    def instance_counts(self, version_ids: Iterable[int]) -> dict[int, dict[str, int]]:
+        """Per version, how many of its instances are in each status."""
+        ids = set(version_ids)
+        if not ids:
+            return {}
+        rows = self.session.execute(select(ProcessInstance.version_id, ProcessInstance.status, func.count())
+                                    .where(ProcessInstance.version_id.in_(ids))
+                                    .group_by(ProcessInstance.version_id, ProcessInstance.status))
+        counts: dict[int, dict[str, int]] = {version_id: {} for version_id in ids}
+        for version_id, status, count in rows:
+            counts[version_id][InstanceStatus(status).value] = int(count)
+        return counts
+
     # -- human tasks -------------------------------------------------------------------------------
 
     def get_task(self, task_id: str, *, fresh: bool = False) -> HumanTask | None:
