@@ -144,6 +144,8 @@ class VersionSchema(Schema):
     start_role = fields.String(allow_none=True)
     start_form = fields.String(allow_none=True)
     forms = fields.List(fields.String())
+    instances = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "How many instances run on this version, per status (running, waiting, completed...)."})
 
 
 class VersionDetailSchema(VersionSchema):

@@ -209,7 +209,8 @@ class _Checker:
         """The document to store: with a layout drawn for what has none, so that it opens in a modeler."""
         layout = add_missing_layout(self.bpmn_xml)
         if layout.changed:
-            shown = ", ".join(layout.drawn[:8]) + (f" and {len(layout.drawn) - 8} more" if len(layout.drawn) > 8 else "")
+            more = len(layout.drawn) - 8
+            shown = ", ".join(layout.drawn[:8]) + (f" and {more} more" if more > 0 else "")
             self.warn(f"The diagram had no layout for {len(layout.drawn)} element(s) ({shown}); Changeflow drew "
                       "them so that the stored version opens in a modeler. Arrange them there and deploy again.")
         return layout.xml

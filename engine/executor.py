@@ -24,6 +24,7 @@ from engine.services import ServiceRegistry
 from engine.specs import LaneRoles, ProcessBundle, SpecCache, all_task_specs, start_event
 from engine.states import InstanceStatus, TaskStatus
 from engine.store import InstanceQuery, Listing, PageRequest, Store, TaskQuery
+from engine.version_diff import ElementChange, diff_versions
 from engine.views import (
     DiagramView,
     EventView,
@@ -353,7 +354,13 @@ class Engine:
             if model is None:
                 raise NotFound(f"There is no process '{key}'.")
             listing = store.list_versions(model.id, page)
-            return Listing([VersionView.of(model, row) for row in listing.items], listing.total)
+            counts = store.instance_counts(row.id for row in listing.items)
+            return Listing([VersionView.of(model, row, instances=counts[row.id]) for row in listing.items],
+                           listing.total)
+
+    def version_changes(self, key: str, old: int, new: int) -> list[ElementChange]:
+        """The elements added, removed and changed from version ``old`` to version ``new`` of a model."""
+        return diff_versions(self.version_view(key, old).bpmn or "", self.version_view(key, new).bpmn or "")
 
     def version_view(self, key: str, number: int) -> VersionView:
         with self.database.snapshot() as session:
@@ -362,7 +369,8 @@ class Engine:
             version = store.version_by_number(model.id, number) if model is not None else None
             if model is None or version is None:
                 raise NotFound(f"The process '{key}' has no version {number}.")
-            return VersionView.of(model, version, with_content=True)
+            return VersionView.of(model, version, with_content=True,
+                                  instances=store.instance_counts([version.id])[version.id])
 
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""

@@ -196,7 +196,7 @@ def _draw_container(root: Any, container: Any, plane: Any, shapes: dict[str, Any
             column = layer[node.get("id")]
             placed[node.get("id")] = (band, column, rows[(band, column)])
             rows[(band, column)] += 1
-        band_rows = defaultdict(lambda: 1)
+        band_rows: dict[int, int] = defaultdict(lambda: 1)
         for (band, _column), count in rows.items():
             band_rows[band] = max(band_rows[band], count)
         band_tops, y = {}, top + MARGIN / 2

@@ -280,15 +280,17 @@ class VersionView:
     forms: list[str]
     bpmn: str | None = None
     decisions: list[str] = field(default_factory=list)
+    instances: dict[str, int] = field(default_factory=dict)  # how many of its instances are in each status
 
     @classmethod
-    def of(cls, model: ProcessModel, row: ProcessVersion, *, with_content: bool = False) -> VersionView:
+    def of(cls, model: ProcessModel, row: ProcessVersion, *, with_content: bool = False,
+           instances: dict[str, int] | None = None) -> VersionView:
         return cls(
             key=model.key, version=row.number, process_id=row.process_id, sha256=row.sha256,
             practice=model.practice, deployed_by=row.deployed_by, deployed_at=row.deployed_at,
             comment=row.comment, start_role=row.start_role, start_form=row.start_form_key,
             forms=sorted(row.forms), bpmn=row.bpmn_xml if with_content else None,
-            decisions=list(row.decisions) if with_content else [],
+            decisions=list(row.decisions) if with_content else [], instances=dict(instances or {}),
         )
 
 

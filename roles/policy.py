@@ -70,6 +70,7 @@ class Action(StrEnum):
     WORK_ON = "work on"  # may the named user be given this task (checked for the assignee of ASSIGN)
     VIEW_USER = "view user"  # a user's account and roles
     ADMINISTER = "administer"
+    MIGRATE = "migrate"  # move running instances of a process to another of its versions
 
 
 # -- the facts a rule reads ------------------------------------------------------------------------------
@@ -286,6 +287,11 @@ def _administer(principal: Principal, facts: Facts) -> None:
         raise Denied("Only an admin may manage users, tokens and role assignments.")
 
 
+def _migrate(principal: Principal, facts: InPractice) -> None:
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the process owner of {facts.practice} (or an admin) may migrate its instances.")
+
+
 # The action decides which facts come with it, so the table can only say "some facts" (Any) for its values.
 _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.DEPLOY: _deploy,
@@ -302,4 +308,5 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.WORK_EXTERNAL: _work_external,
     Action.VIEW_USER: _view_user,
     Action.ADMINISTER: _administer,
+    Action.MIGRATE: _migrate,
 }
