@@ -17,11 +17,13 @@ from roles.policy import Action, authorizer
 blp = protect(Blueprint("versioning", __name__, url_prefix="/api/process-models",
                         description="What changed between versions, and instance migration between them."))
 ELEMENT_ID = validate.Length(min=1, max=200)
+POSITIVE = validate.Range(min=1, max=2**31 - 1)  # numbers the integer columns hold
 
 
 class DiffArgs(Schema):
-    against = fields.Integer(required=True, validate=validate.Range(min=1), metadata={
-        "description": "The older version to compare this one with."})
+    against = fields.Integer(load_default=None, validate=POSITIVE, metadata={
+        "description": "The version to compare this one with (default: the one before it; version 1 is compared "
+                       "with nothing, so all of it is added)."})
 
 
 class ElementChangeSchema(Schema):
@@ -40,15 +42,15 @@ class VersionDiffSchema(Schema):
 
 
 class MigrationRequestSchema(Schema):
-    from_version = fields.Integer(required=True, validate=validate.Range(min=1))
-    to_version = fields.Integer(required=True, validate=validate.Range(min=1))
+    from_version = fields.Integer(required=True, validate=POSITIVE)
+    to_version = fields.Integer(required=True, validate=POSITIVE)
     dry_run = fields.Boolean(load_default=True, metadata={
         "description": "True (the default): only report which instances could move. False: move them."})
     mapping = fields.Dict(keys=fields.String(validate=ELEMENT_ID), values=fields.String(validate=ELEMENT_ID),
                           load_default=dict, metadata={
                               "description": "Renamed elements: {element id in from_version: element id in "
                                              "to_version}."})
-    instance_ids = fields.List(fields.Integer(validate=validate.Range(min=1)), load_default=None,
+    instance_ids = fields.List(fields.Integer(validate=POSITIVE), load_default=None,
                                validate=validate.Length(max=10_000), metadata={
                                    "description": "Move only these instances (default: every one that can)."})
 
@@ -91,8 +93,9 @@ class VersionDiff(MethodView):
     @problems(blp, 404, 422)
     def get(self, args: dict[str, Any], key: str, number: int) -> Any:
         """The elements added, removed and changed from version `against` to this one, by element id."""
-        changes = changeflow().engine.version_changes(key, args["against"], number)
-        return {"key": key, "version": number, "against": args["against"],
+        against = args["against"] if args["against"] is not None else number - 1
+        changes = changeflow().engine.version_changes(key, against, number)
+        return {"key": key, "version": number, "against": against,
                 "changes": [change.to_dict() for change in changes]}
 
 

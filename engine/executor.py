@@ -359,8 +359,10 @@ class Engine:
                            listing.total)
 
     def version_changes(self, key: str, old: int, new: int) -> list[ElementChange]:
-        """The elements added, removed and changed from version ``old`` to version ``new`` of a model."""
-        return diff_versions(self.version_view(key, old).bpmn or "", self.version_view(key, new).bpmn or "")
+        """The elements added, removed and changed from version ``old`` to version ``new`` of a model (version 0
+        is the empty diagram, which version 1 adds everything to)."""
+        before = self.version_view(key, old).bpmn if old > 0 else None
+        return diff_versions(before, self.version_view(key, new).bpmn or "")
 
     def version_view(self, key: str, number: int) -> VersionView:
         with self.database.snapshot() as session:

@@ -32,9 +32,9 @@ class ElementChange:
                 "details": list(self.details)}
 
 
-def diff_versions(old_xml: str, new_xml: str) -> list[ElementChange]:
-    """The elements added, removed and changed from ``old_xml`` to ``new_xml``, by element id."""
-    old, new = _elements(old_xml), _elements(new_xml)
+def diff_versions(old_xml: str | None, new_xml: str) -> list[ElementChange]:
+    """The elements added, removed and changed from ``old_xml`` (None: nothing) to ``new_xml``, by element id."""
+    old, new = (_elements(old_xml) if old_xml is not None else {}), _elements(new_xml)
     changes = []
     for element_id, element in new.items():
         if element_id not in old:

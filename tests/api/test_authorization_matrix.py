@@ -110,6 +110,16 @@ def change_data(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"data": change_request(clock)}
 
 
+def two_versions_and_an_instance(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A model 'review_N' with two versions, and an instance of version 1 that can move to version 2."""
+    key = f"review_{next(_names)}"
+    for name in ("Review", "Review again"):
+        bpmn = diagrams.REVIEW.replace('name="Review"', f'name="{name}"')
+        assert http.post(f"/api/process-models/{key}/versions", "admin", {**REVIEW, "bpmn": bpmn}).status_code == 201
+    assert http.post("/api/instances", "change-practitioner", {"process": key, "version": 1}).status_code == 201
+    return {"key": key}
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -192,6 +202,10 @@ MATRIX = [
         {"user": "nobody", "role": "manager", "practice": "change"}),
     Row("DELETE", "/api/role-assignments/<id:assignment_id>", expect(403, 403, 403, 204, 403), an_assignment),
     Row("GET", "/healthz", expect(200, 200, 200, 200, 200, anonymous=200)),
+    Row("GET", "/api/process-models/<process_key:key>/versions/<id:number>/diff", expect(200, 200, 200, 200, 200),
+        path_values={"key": "normal_change", "number": "1"}),
+    Row("POST", "/api/process-models/<process_key:key>/migrations", expect(403, 403, 200, 200, 403),
+        two_versions_and_an_instance, {"from_version": 1, "to_version": 2, "dry_run": False}),
 ]
 
 

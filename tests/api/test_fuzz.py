@@ -62,6 +62,8 @@ ROUTES = [
     ("POST", "/api/role-assignments"),
     ("DELETE", "/api/role-assignments/<id:assignment_id>"),
     ("GET", "/healthz"),
+    ("GET", "/api/process-models/<process_key:key>/versions/<id:number>/diff"),
+    ("POST", "/api/process-models/<process_key:key>/migrations"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]
