@@ -125,6 +125,15 @@ MATRIX = [
         a_token),
     Row("GET", "/assets/<path:filename>", expect(200, 200, 200, 200, 200, anonymous=200),
         path_values={"filename": "app.css"}),
+    Row("GET", "/studio/<string:model_key>/versions", expect(200, 200, 200, 200, 200),
+        path_values={"model_key": "normal_change"}),
+    Row("GET", "/studio/<string:model_key>/versions/<int:number>/diagram.json", expect(200, 200, 200, 200, 200),
+        path_values={"model_key": "normal_change", "number": "1"}),
+    Row("GET", "/studio/<string:model_key>/migrations", expect(403, 403, 200, 200, 403),
+        path_values={"model_key": "normal_change"}),
+    # Nothing ticked: the owner is sent back to the page; the others are refused before anything is read.
+    Row("POST", "/studio/<string:model_key>/migrations", expect(403, 403, 302, 302, 403),
+        form={"from_version": "1", "to_version": "1"}, path_values={"model_key": "normal_change"}),
 ]
 
 
