@@ -141,3 +141,40 @@ def test_every_migration_downgrades_to_an_empty_schema_and_upgrades_again(empty_
         command.upgrade(config, "+1")
         assert _schema(url) == seen[revision], f"upgrading to {revision} after its downgrade differs"
     assert _differences(url) == []
+
+
+# -- 0006: version identity by canonical XML -------------------------------------------------------------
+
+
+def test_0006_rehashes_stored_versions_by_their_canonical_xml_and_back(empty_database_url: str) -> None:
+    import hashlib
+    import json
+
+    from engine.deployment import content_hash
+
+    url = empty_database_url
+    command.upgrade(alembic_config(url), "0004")
+    bpmn = '<definitions xmlns="urn:x" b="2" a="1">\n  <process id="p"/>\n</definitions>'
+    resaved = '<definitions xmlns="urn:x" a="1" b="2"><process id="p"></process></definitions>'
+    old = [hashlib.sha256(json.dumps({"bpmn": text, "decisions": [], "forms": {}}, sort_keys=True).encode())
+           .hexdigest() for text in (bpmn, resaved)]
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO process_model (id, key, name, practice, created_at) "
+                                "VALUES (1, 'p', 'P', 'change', '2026-01-01 00:00:00')"))
+        for number, (xml, sha) in enumerate(zip((bpmn, resaved), old, strict=True), start=1):
+            connection.execute(text(
+                "INSERT INTO process_version (id, model_id, number, process_id, bpmn_xml, decisions, forms, sha256, "
+                "deployed_by, deployed_at) VALUES (:id, 1, :id, 'p', :xml, '[]', '{}', :sha, 'o', "
+                "'2026-01-01 00:00:00')"), {"id": number, "xml": xml, "sha": sha})
+
+    def hashes() -> list[str]:
+        with engine.connect() as connection:
+            return list(connection.scalars(text("SELECT sha256 FROM process_version ORDER BY number")))
+
+    command.upgrade(alembic_config(url), "0006")
+    # Version 1 now has the canonical hash (what a deploy computes); version 2, a re-save of it, keeps its own.
+    assert hashes() == [content_hash(bpmn, [], {}), old[1]]
+    command.downgrade(alembic_config(url), "0004")
+    assert hashes() == old
+    engine.dispose()
