@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine import DeployVersion, PageRequest
+from engine import DeployError, DeployVersion, PageRequest
 from engine.canonical import canonical_xml
 from engine.catalog import deploy_folder
 from engine.layout import add_missing_layout
 from tests.engine.builder import diagram, end_event, flows, start_event, user_task
-from tests.engine.support import FORMS, deploy, open_task, start
+from tests.engine.support import FORMS, open_task, start
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = sorted((ROOT / "bpmn").glob("*/*.bpmn"))
@@ -107,11 +107,10 @@ def test_a_camunda_form_reference_is_a_warning_naming_the_element(engine):
 
 
 def test_a_camunda_form_key_naming_no_form_stops_the_deploy(engine):
-    from engine import DeployError
-
     with pytest.raises(DeployError) as caught:
         engine.run(DeployVersion("proc", "change", camunda_task(formKey="no/such"), forms=FORMS), actor="olivia")
-    assert [(p.element_id, p.message) for p in caught.value.problems] == [("review", "The form 'no/such' does not exist.")]
+    assert [(p.element_id, p.message) for p in caught.value.problems] == [
+        ("review", "The form 'no/such' does not exist.")]
 
 
 @pytest.mark.parametrize("attribute, value, start_of_message", [
