@@ -124,48 +124,62 @@ def _kind(node: Any) -> str:
 
 
 def _layers(container: Any, nodes: list[Any]) -> dict[str, int]:
-    """Each node's column: the longest chain of sequence flows from a node nothing flows into."""
-    ids = {node.get("id") for node in nodes}
+    """Each node's column: the longest chain of sequence flows to it from a node nothing flows into.
+
+    Flows that loop back (found by a depth-first walk) are left out, so that a loop does not push its
+    nodes ever further right. A boundary event's flows count as its host's.
+    """
+    order = [node.get("id") for node in nodes]
+    ids = set(order)
+    hosts = {node.get("id"): node.get("attachedToRef") for node in container
+             if _local(node) == "boundaryEvent"}
     outgoing: dict[str, list[str]] = defaultdict(list)
-    incoming: dict[str, int] = defaultdict(int)
     for flow in container.findall("bpmn:sequenceFlow", _NS):
         source, target = flow.get("sourceRef"), flow.get("targetRef")
+        source = hosts.get(source, source)
         if source in ids and target in ids:
             outgoing[source].append(target)
+    targets = {target for successors in outgoing.values() for target in successors}
+    starts = [node_id for node_id in order if node_id not in targets] or order[:1]
+    forward = _without_back_edges(outgoing, starts + order)
+    incoming: dict[str, int] = defaultdict(int)
+    for successors in forward.values():
+        for target in successors:
             incoming[target] += 1
-    layer: dict[str, int] = {}
-    order = [node.get("id") for node in nodes]
-    starts = [node_id for node_id in order if not incoming[node_id]] or order[:1]
-    queue = list(starts)
-    for node_id in starts:
-        layer[node_id] = 0
-    visits = 0
-    while queue and visits < 20 * len(order) + 20:  # loops: stop pushing nodes right after a bounded walk
-        visits += 1
-        node_id = queue.pop(0)
-        for target in outgoing[node_id]:
-            if target not in layer or (layer[target] <= layer[node_id] and layer[target] < len(order)):
-                if target in layer and layer[target] > layer[node_id]:
-                    continue
-                if target in layer and _reaches(outgoing, target, node_id):
-                    continue  # a loop back: keep the target where it is
-                layer[target] = layer[node_id] + 1
-                queue.append(target)
-    for node_id in order:
-        layer.setdefault(node_id, 0)
+    layer = {node_id: 0 for node_id in order}
+    ready = [node_id for node_id in order if not incoming[node_id]]
+    while ready:  # Kahn's topological order: a node's column is one more than its furthest predecessor's
+        node_id = ready.pop()
+        for target in forward[node_id]:
+            layer[target] = max(layer[target], layer[node_id] + 1)
+            incoming[target] -= 1
+            if not incoming[target]:
+                ready.append(target)
     return layer
 
 
-def _reaches(outgoing: dict[str, list[str]], start: str, goal: str) -> bool:
-    seen, stack = set(), [start]
-    while stack:
-        node = stack.pop()
-        if node == goal:
-            return True
-        if node not in seen:
-            seen.add(node)
-            stack.extend(outgoing[node])
-    return False
+def _without_back_edges(outgoing: dict[str, list[str]], roots: list[str]) -> dict[str, list[str]]:
+    forward: dict[str, list[str]] = defaultdict(list)
+    state: dict[str, int] = {}  # 1: on the walk's current path, 2: done
+    for root in roots:
+        if root in state:
+            continue
+        stack = [(root, iter(outgoing[root]))]
+        state[root] = 1
+        while stack:
+            node_id, successors = stack[-1]
+            target = next(successors, None)
+            if target is None:
+                state[node_id] = 2
+                stack.pop()
+            elif state.get(target) == 1:
+                continue  # back to a node on the current path: a loop
+            else:
+                forward[node_id].append(target)
+                if target not in state:
+                    state[target] = 1
+                    stack.append((target, iter(outgoing[target])))
+    return forward
 
 
 def _lanes(container: Any) -> list[tuple[Any, set[str]]]:

@@ -151,7 +151,7 @@ def test_a_diagram_without_layout_is_stored_with_one_and_a_warning(engine):
     assert not again.created  # the same layout is drawn each time
 
 
-def test_an_element_added_in_a_text_editor_gets_a_shape_and_the_rest_stays(engine):
+def test_an_element_added_in_a_text_editor_gets_a_shape_and_the_rest_stays():
     text = (ROOT / "bpmn" / "change" / "standard_change.bpmn").read_text(encoding="utf-8")
     before = shapes(text)
     extra = '<bpmn:task id="typed_in" name="Typed in"/>'
@@ -174,3 +174,30 @@ def test_a_shipped_diagram_stripped_of_its_layout_gets_every_shape_back(path):
 
     assert shapes(laid_out.xml) == shapes(text)
     assert add_missing_layout(text).drawn == []
+
+
+def test_a_camunda_form_key_on_the_start_event_is_the_start_form(engine):
+    bpmn = camunda_task().replace('<bpmn:startEvent id="start"', '<bpmn:startEvent id="start" '
+                                  'camunda:formKey="test/count"', 1)
+
+    result = engine.run(DeployVersion("proc", "change", bpmn, forms=FORMS), actor="olivia")
+
+    assert result.version.start_form == "test/count"
+    assert _warnings(result, "start") == ["camunda:formKey 'test/count' is used as the task's form (Changeflow's "
+                                          "property formKey)."]
+
+
+def test_a_subprocess_without_layout_is_drawn_collapsed_with_its_contents_on_a_plane_of_its_own():
+    inner = start_event("inner_start") + user_task("inner_task") + end_event("inner_end") + flows(
+        "inner_start", "inner_task", "inner_end")
+    bare = diagram(start_event() + f'<bpmn:subProcess id="sub">{inner}</bpmn:subProcess>' + end_event()
+                   + flows("start", "sub", "end"))
+
+    laid_out = add_missing_layout(bare)
+
+    planes = dict(re.findall(r'<bpmndi:BPMNPlane id="[^"]*" bpmnElement="([^"]*)">(.*?)</bpmndi:BPMNPlane>',
+                             laid_out.xml, re.S))
+    assert set(planes) == {"collaboration", "sub"}
+    assert 'bpmnElement="sub" isExpanded="false"' in planes["collaboration"]
+    assert shapes(planes["sub"]) == {"inner_start", "inner_task", "inner_end", "flow_inner_start_inner_task",
+                                     "flow_inner_task_inner_end"}
