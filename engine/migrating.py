@@ -159,6 +159,10 @@ class MigrateInstance:
                 task.element_id, task.title, task.role = meta.element_id, meta.title, meta.role or task.role
                 task.form_key, task.instructions, task.separation = meta.form_key, meta.instructions, \
                     list(meta.separation)
+        for external in store.unfinished_external_tasks(row.id):
+            meta = target.external_tasks.get(targets.get(external.element_id) or external.element_id)
+            if meta is not None:
+                external.element_id, external.title, external.topic = meta.element_id, meta.title, meta.topic or ""
         execution.save()
         execution.event(EventType.VERSION_CHANGED, from_version=self.from_version, to_version=self.to_version,
                         mapping=dict(self.mapping), moves=[move.to_dict() for move in plan.moves])

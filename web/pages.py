@@ -296,6 +296,9 @@ def _describe(kind: EventType, title: str, data: dict[str, Any]) -> tuple[str, s
         return "the process completed", None
     if kind in (EventType.SUSPENDED, EventType.CANCELLED):
         return f"{kind.value} it", data.get("reason")
+    if kind is EventType.VERSION_CHANGED:
+        mapping = ", ".join(f"{old} → {new}" for old, new in (data.get("mapping") or {}).items())
+        return f"moved it from version {data.get('from_version')} to {data.get('to_version')}", mapping or None
     return f"{kind.value.replace('_', ' ')}", None
 
 

@@ -50,3 +50,5 @@ def test_an_owner_runs_a_dry_run_then_moves_one_instance(app, http, passwords):
     assert moved.status == 302
     assert http.get(f"/api/instances/{instance['id']}", "admin").get_json()["version"] == 2
     assert f"Moved to version 2: {instance['business_key']}." in client.get(moved.location).flashes()
+    record = client.get(f"/changes/{instance['business_key']}")
+    assert "moved it from version 1 to 2" in record.text
