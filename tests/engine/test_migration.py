@@ -125,3 +125,42 @@ def test_an_instance_whose_step_is_gone_is_skipped_and_stays(engine):
     assert "'check'" in report.skipped[0]["reason"]
     assert engine.instance_view(staying.id).version == 1
     assert not [e for e in events(engine, staying.id) if e.type is EventType.VERSION_CHANGED]
+
+
+def _with_subprocess(extra: str = "") -> str:
+    inner = (start_event("s_start") + user_task("inner", "Inner") + extra + end_event("s_end")
+             + (flows("s_start", "inner", "check", "s_end") if extra else flows("s_start", "inner", "s_end")))
+    return diagram(start_event() + f'<bpmn:subProcess id="sub">{inner}</bpmn:subProcess>' + user_task("after")
+                   + end_event() + flows("start", "sub", "after", "end"),
+                   {"Practitioner": ["start", "sub", "after", "end", "inner", "check", "s_start", "s_end"]})
+
+
+def test_an_instance_inside_a_subprocess_moves_and_takes_the_new_step_there(engine):
+    deploy(engine, _with_subprocess())
+    instance = start(engine)
+    deploy(engine, _with_subprocess(user_task("check", "Check")))
+
+    [plan] = plan_migration(engine, "proc", 1, 2, {}, actor="olivia").instances
+    assert plan.elements == [{"element_id": "inner", "target_id": "inner", "state": "ready"},
+                             {"element_id": "sub", "target_id": "sub", "state": "started"}]
+    engine.run(MigrateInstance(instance.id, "proc", 1, 2), actor="olivia")
+
+    assert_mirrors_workflow(engine, instance.id)
+    for element_id in ("inner", "check"):
+        _complete(engine, instance.id, element_id)
+    assert _complete(engine, instance.id, "after").instance.status is InstanceStatus.COMPLETED
+
+
+def test_a_suspended_instance_moves_and_stays_suspended(engine):
+    from engine import SuspendInstance
+
+    deploy(engine, V1)
+    instance = start(engine)
+    engine.run(SuspendInstance(instance.id), actor="olivia")
+    deploy(engine, V2)
+
+    engine.run(MigrateInstance(instance.id, "proc", 1, 2), actor="olivia")
+
+    view = engine.instance_view(instance.id)
+    assert (view.version, view.status) == (2, InstanceStatus.SUSPENDED)
+    assert [task.status for task in human_task_rows(engine, instance.id)] == [TaskStatus.SUSPENDED]
