@@ -127,6 +127,13 @@ CASES = [
     # administering users, tokens and roles: admins only
     (Action.ADMINISTER, None, ADMIN, None),
     (Action.ADMINISTER, None, who("owner:*"), (Denied, "Only an admin")),
+    # moving instances between versions: the owner of the practice, admins
+    (Action.MIGRATE, Process(), who("owner:change"), None),
+    (Action.MIGRATE, Process(), who("owner:*"), None),
+    (Action.MIGRATE, Process(), ADMIN, None),
+    (Action.MIGRATE, Process(), who("manager:change"), (Denied, "Only the process owner of change (or an admin) "
+                                                               "may migrate its instances")),
+    (Action.MIGRATE, Process(), who("owner:release"), (Denied, "Only the process owner of change")),
 ]
 
 
