@@ -280,6 +280,7 @@ class VersionView:
     forms: list[str]
     bpmn: str | None = None
     decisions: list[str] = field(default_factory=list)
+    form_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> the form as deployed
 
     @classmethod
     def of(cls, model: ProcessModel, row: ProcessVersion, *, with_content: bool = False) -> VersionView:
@@ -289,6 +290,7 @@ class VersionView:
             comment=row.comment, start_role=row.start_role, start_form=row.start_form_key,
             forms=sorted(row.forms), bpmn=row.bpmn_xml if with_content else None,
             decisions=list(row.decisions) if with_content else [],
+            form_definitions={key: dict(value) for key, value in row.forms.items()} if with_content else {},
         )
 
 

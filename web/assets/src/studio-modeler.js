@@ -79,6 +79,8 @@ class Studio {
     this.root.querySelector("[data-action=save]").addEventListener("click", () => this.saveDraft());
     this.root.querySelector("[data-action=deploy]").addEventListener("click", () => this.deploy());
     this.root.querySelector("[data-action=discard]").addEventListener("click", () => this.discardDraft());
+    const decisions = document.querySelector("[data-action=open-decisions]");
+    if (decisions) decisions.addEventListener("click", () => loadDecisionEditor(decisions));
     document.addEventListener("keydown", (event) => {
       if ((event.ctrlKey || event.metaKey) && event.key === "s") {
         event.preventDefault();
@@ -211,6 +213,18 @@ class Studio {
       this.say(payload.detail || `The deploy was refused (${status}).`, "error");
     }
   }
+}
+
+/** The decision editor (dmn-js) is a bundle of its own, fetched only when someone opens it. */
+function loadDecisionEditor(button) {
+  button.hidden = true;
+  const style = document.createElement("link");
+  style.rel = "stylesheet";
+  style.href = button.dataset.style;
+  document.head.appendChild(style);
+  const script = document.createElement("script");
+  script.src = button.dataset.script;
+  document.head.appendChild(script);
 }
 
 async function main() {
