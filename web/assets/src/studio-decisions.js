@@ -9,12 +9,11 @@ import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
 async function openDecision(root, studio, index) {
   const container = root.querySelector(".dmn-canvas");
   container.textContent = "";
-  const modeler = new DmnModeler({ container, common: { keyboard: { bindTo: window } } });
+  const modeler = new DmnModeler({ container });
   await modeler.importXML(studio.decisions[index]);
   const table = modeler.getViews().find((view) => view.type === "decisionTable");
   if (table) await modeler.open(table);
   // Every edit goes straight back into the documents the studio checks and deploys.
-  modeler.on("views.changed", () => {});
   const save = async () => {
     const { xml } = await modeler.saveXML({ format: true });
     studio.decisions[index] = xml;

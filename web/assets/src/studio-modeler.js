@@ -23,8 +23,10 @@ class Studio {
     this.overlayIds = [];
     this.modeler = new Modeler({
       container: root.querySelector(".studio-canvas"),
-      keyboard: { bindTo: document },
       moddleExtensions: { spiffworkflow },
+      // bpmn-js re-sorts the layout (DI) by drawing order on every save; the studio keeps the author's order,
+      // so that a diagram opened and saved unchanged is the same document (and so the same version).
+      additionalModules: [{ bpmnDiOrdering: ["value", {}] }],
     });
     this.panel = root.querySelector(".studio-panel");
     this.problemList = root.querySelector(".studio-problems");
