@@ -90,6 +90,8 @@ def canonical(xml: str) -> bytes:
 
 def test_an_owner_adds_a_task_with_a_new_form_checks_fixes_and_deploys_version_2(live, new_page):
     older = start_change(live)
+    v1 = older["version"]  # the latest version when this test starts (1, unless another test deployed first)
+    v2 = v1 + 1
     page = new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -157,21 +159,21 @@ def test_an_owner_adds_a_task_with_a_new_form_checks_fixes_and_deploys_version_2
 
     page.get_by_label("Comment for this version").fill("CAB review before the decision")
     page.get_by_role("button", name="Deploy").click()
-    expect(page.locator(".studio")).to_have_attribute("data-deployed", "2")
-    expect(page.locator(".studio-status")).to_have_text("Deployed as version 2.")
+    expect(page.locator(".studio")).to_have_attribute("data-deployed", str(v2))
+    expect(page.locator(".studio-status")).to_have_text(f"Deployed as version {v2}.")
     screenshot(page, "studio")
 
     version = live.api("GET", "/process-models/normal_change/versions", "admin")[0]
     assert (version["version"], version["deployed_by"], version["comment"]) == (
-        2, "change-owner", "CAB review before the decision")
+        v2, "change-owner", "CAB review before the decision")
     assert "change/cab_review" in version["forms"]
-    detail = live.api("GET", "/process-models/normal_change/versions/2", "admin")
+    detail = live.api("GET", f"/process-models/normal_change/versions/{v2}", "admin")
     assert '<spiffworkflow:property name="separationOfDuties" value="assess_change"' in detail["bpmn"]
     assert '<spiffworkflow:property name="dueIn" value="P2D"' in detail["bpmn"]
 
     # A new change runs on version 2: after the assessment, the manager's CAB review with the new form.
     newer = start_change(live)
-    assert newer["version"] == 2
+    assert newer["version"] == v2
     assess(live, newer["id"])
     review = next(t for t in open_tasks(live, newer["id"]) if t["element_id"] == task_id)
     assert review["title"] == "CAB review" and review["role"] == "manager"
@@ -196,7 +198,7 @@ def test_an_owner_adds_a_task_with_a_new_form_checks_fixes_and_deploys_version_2
     assert errors == []  # no script error on the studio's page
 
     # The change started before the deploy stays on version 1: no CAB review after its assessment.
-    assert live.api("GET", f"/instances/{older['id']}", "admin")["version"] == 1
+    assert live.api("GET", f"/instances/{older['id']}", "admin")["version"] == v1
     assess(live, older["id"])
     assert task_id not in {t["element_id"] for t in open_tasks(live, older["id"])}
     assert "authorize_change" in {t["element_id"] for t in open_tasks(live, older["id"])}
@@ -209,7 +211,7 @@ def test_a_shipped_diagram_opened_and_saved_unchanged_is_the_same_document(live,
     sign_in(page, live, owner)
     open_modeler(page, key)
     versions = live.api("GET", f"/process-models/{key}/versions", "admin")
-    deployed = live.api("GET", f"/process-models/{key}/versions/{versions[-1]['version']}", "admin")["bpmn"]
+    deployed = live.api("GET", f"/process-models/{key}/versions/{versions[0]['version']}", "admin")["bpmn"]
 
     saved = page.evaluate("window.changeflowStudio.xml()")
 
