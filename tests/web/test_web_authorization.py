@@ -125,6 +125,14 @@ MATRIX = [
         a_token),
     Row("GET", "/assets/<path:filename>", expect(200, 200, 200, 200, 200, anonymous=200),
         path_values={"filename": "app.css"}),
+    # The studio: owners of the model's practice and admins. Its posts take JSON, so a form post is a 422.
+    Row("GET", "/studio", expect(403, 403, 200, 200, 403)),
+    Row("GET", "/studio/<string:key>", expect(403, 403, 200, 200, 403), path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/validate", expect(403, 403, 422, 422, 403),
+        path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/deploy", expect(403, 403, 422, 422, 403), path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/forms/preview", expect(403, 403, 422, 422, 403),
+        path_values={"key": "normal_change"}),
 ]
 
 
