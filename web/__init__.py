@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask
 from markupsafe import Markup
 from werkzeug.routing import BaseConverter
-
-from collections.abc import Mapping
 
 from engine import Database, Engine
 from forms import FormDefinition

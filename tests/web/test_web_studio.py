@@ -31,10 +31,9 @@ CAB_TASK = """    <bpmn:userTask id="cab_review" name="CAB review">
 def with_cab_review(bpmn: str = NORMAL, form_key: str = "change/cab_review") -> str:
     """normal_change with one more user task in the manager lane, between the risk and the assessment."""
     task = CAB_TASK.replace("change/cab_review", form_key)
-    bpmn = bpmn.replace('<bpmn:sequenceFlow id="flow_risk_to_assessment" sourceRef="assess_risk" targetRef="assess_change"/>',
-                        '<bpmn:sequenceFlow id="flow_risk_to_assessment" sourceRef="assess_risk" targetRef="cab_review"/>\n'
-                        '    <bpmn:sequenceFlow id="flow_cab_to_assessment" sourceRef="cab_review" targetRef="assess_change"/>',
-                        1)
+    flow = '<bpmn:sequenceFlow id="flow_risk_to_assessment" sourceRef="assess_risk" targetRef="{}"/>'
+    onward = '<bpmn:sequenceFlow id="flow_cab_to_assessment" sourceRef="cab_review" targetRef="assess_change"/>'
+    bpmn = bpmn.replace(flow.format("assess_change"), f"{flow.format('cab_review')}\n    {onward}", 1)
     bpmn = bpmn.replace('<bpmn:lane id="lane_process_manager" name="Process Manager">',
                         '<bpmn:lane id="lane_process_manager" name="Process Manager">\n'
                         '        <bpmn:flowNodeRef>cab_review</bpmn:flowNodeRef>', 1)
