@@ -22,7 +22,9 @@ for (const name of ENTRIES) {
     format: "iife",
     target: ["es2020"],
     legalComments: "eof",
-    loader: { ".woff": "dataurl", ".woff2": "dataurl", ".ttf": "dataurl", ".eot": "dataurl", ".svg": "dataurl" },
+    // The icon fonts are files of their own: a browser fetches the one format it reads first (woff2).
+    loader: { ".woff": "file", ".woff2": "file", ".ttf": "file", ".eot": "file", ".svg": "file" },
+    assetNames: "fonts/[name]-[hash]",
     logLevel: "info",
   });
 }

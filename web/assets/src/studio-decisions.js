@@ -4,7 +4,7 @@ import DmnModeler from "dmn-js/lib/Modeler";
 import "dmn-js/dist/assets/dmn-js-shared.css";
 import "dmn-js/dist/assets/dmn-js-decision-table.css";
 import "dmn-js/dist/assets/dmn-js-decision-table-controls.css";
-import "dmn-js/dist/assets/dmn-font/css/dmn-embedded.css";
+import "dmn-js/dist/assets/dmn-font/css/dmn.css";
 
 async function openDecision(root, studio, index) {
   const container = root.querySelector(".dmn-canvas");

@@ -4,7 +4,7 @@
 import Modeler from "bpmn-js/lib/Modeler";
 import "bpmn-js/dist/assets/diagram-js.css";
 import "bpmn-js/dist/assets/bpmn-js.css";
-import "bpmn-js/dist/assets/bpmn-font/css/bpmn-embedded.css";
+import "bpmn-js/dist/assets/bpmn-font/css/bpmn.css";
 import spiffworkflow from "./studio/spiffworkflow-moddle.json";
 import { renderPanel } from "./studio/panel.js";
 import { FormEditor } from "./studio/form-editor.js";
@@ -208,7 +208,7 @@ class Studio {
       this.say(text, "info");
       this.config.version = payload.version;
       this.root.dataset.deployed = String(payload.version);
-      this.root.querySelector(".studio-version").textContent = `version ${payload.version}`;
+      document.querySelector(".studio-version").textContent = `version ${payload.version}`;
       this.editedForms = {};
     } else {
       this.showProblems(payload.problems || [], payload.warnings || []);
