@@ -119,7 +119,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                     services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
-    web.init_app(app, database, engine)
+    web.init_app(app, database, engine, forms=forms)
     cli.init_app(app)
     if app.config["CHANGEFLOW_TRUST_PROXY"]:
         # Behind a TLS-terminating proxy: trust its X-Forwarded-Proto/Host, so that session cookies are Secure.

@@ -281,6 +281,7 @@ class VersionView:
     bpmn: str | None = None
     decisions: list[str] = field(default_factory=list)
     instances: dict[str, int] = field(default_factory=dict)  # how many of its instances are in each status
+    form_definitions: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> the form as deployed
 
     @classmethod
     def of(cls, model: ProcessModel, row: ProcessVersion, *, with_content: bool = False,
@@ -291,6 +292,7 @@ class VersionView:
             comment=row.comment, start_role=row.start_role, start_form=row.start_form_key,
             forms=sorted(row.forms), bpmn=row.bpmn_xml if with_content else None,
             decisions=list(row.decisions) if with_content else [], instances=dict(instances or {}),
+            form_definitions={key: dict(value) for key, value in row.forms.items()} if with_content else {},
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +23,8 @@ from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
-from web import admin, auth, errors, pages, versions
+from forms import FormDefinition
+from web import admin, auth, errors, pages, studio, versions
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 
@@ -102,9 +104,13 @@ class RecordKeyConverter(BaseConverter):
     regex = r"[A-Za-z]{2,10}-[0-9]{1,12}"
 
 
-def init_app(app: Flask, database: Database, engine: Engine) -> None:
-    """Register the web blueprint at ``/``, its session cookie settings and its error pages."""
-    app.extensions[WEB_EXTENSION] = WebContext(database, engine)
+def init_app(app: Flask, database: Database, engine: Engine,
+             forms: Mapping[str, FormDefinition] | None = None) -> None:
+    """Register the web blueprint at ``/``, its session cookie settings and its error pages.
+
+    ``forms`` are the shipped form definitions: the studio offers them to tasks.
+    """
+    app.extensions[WEB_EXTENSION] = WebContext(database, engine, dict(forms or {}))
     app.url_map.converters["record_key"] = RecordKeyConverter
     # Flask's defaults hold these keys already (HttpOnly on, SameSite unset), so setdefault would not do.
     app.config["SESSION_COOKIE_HTTPONLY"] = True
@@ -112,7 +118,7 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     app.session_interface = auth.SessionInterface()
     blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.
-    for module in (auth, pages, admin, versions):
+    for module in (auth, pages, admin, studio, versions):
         module.register(blp)
     errors.register(blp)
     blp.add_app_template_filter(when, "when")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from flask import current_app, g
 
 from engine import Database, Engine
+from forms import FormDefinition
 from roles.policy import Principal
 
 WEB_EXTENSION = "changeflow.web"
@@ -17,6 +19,7 @@ WEB_EXTENSION = "changeflow.web"
 class WebContext:
     database: Database
     engine: Engine
+    forms: Mapping[str, FormDefinition] = field(default_factory=dict)  # the shipped forms, for the studio
 
     def now(self) -> datetime:
         return self.engine.clock.now()

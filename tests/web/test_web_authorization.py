@@ -134,6 +134,14 @@ MATRIX = [
     # Nothing ticked: the owner is sent back to the page; the others are refused before anything is read.
     Row("POST", "/studio/<string:model_key>/migrations", expect(403, 403, 302, 302, 403),
         form={"from_version": "1", "to_version": "1"}, path_values={"model_key": "normal_change"}),
+    # The studio: owners of the model's practice and admins. Its posts take JSON, so a form post is a 422.
+    Row("GET", "/studio", expect(403, 403, 200, 200, 403)),
+    Row("GET", "/studio/<string:key>", expect(403, 403, 200, 200, 403), path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/validate", expect(403, 403, 422, 422, 403),
+        path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/deploy", expect(403, 403, 422, 422, 403), path_values={"key": "normal_change"}),
+    Row("POST", "/studio/<string:key>/forms/preview", expect(403, 403, 422, 422, 403),
+        path_values={"key": "normal_change"}),
 ]
 
 

@@ -83,6 +83,7 @@ def pages_to_check(http: Any, clock: Any, browser: Any) -> list[tuple[str, str]]
         ("change-manager", f"/changes/{change['business_key']}"), ("change-manager", "/find"),
         ("admin", "/admin/users"), ("admin", "/admin/users/change-manager"), ("change-owner", "/account"),
         ("change-manager", "/tasks/not-a-task"),
+        ("change-owner", "/studio"), ("change-owner", "/studio/normal_change"),
     ]
 
 
