@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, func, literal_column, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -25,11 +25,18 @@ from engine.models import (
     ProcessVersion,
     TaskExclusion,
 )
+from engine.prepared import Prepared
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
 ALL_PRACTICES = "*"  # a grant or a query for every practice; the same word and value as roles.policy
 LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
 
+
+# Reads on every task list and task page, prepared for the driver's cursor (see engine.prepared).
+_PRACTICE_OF = Prepared(select(ProcessModel.practice).where(ProcessModel.key == bindparam("key")))
+_TASK_ROW = Prepared(select(*HumanTask.__table__.c).where(HumanTask.id == bindparam("id")))
+_INSTANCE_ROW = Prepared(select(*(column for column in ProcessInstance.__table__.c if column.key != "state"))
+                         .where(ProcessInstance.id == bindparam("id")))
 
 PAGE_SIZE = 20  # a list's default page size, in the API, the web app and the engine
 
@@ -267,6 +274,15 @@ class Store:
         statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
         return self.session.scalars(statement).first()
 
+    def task_row(self, task_id: str) -> Any:
+        """A task as a plain read-only row (its columns as attributes), or None: for queries, cheaper than
+        ``get_task``'s object."""
+        return _TASK_ROW.first(self.session.connection(), {"id": task_id})
+
+    def instance_row(self, instance_id: int) -> Any:
+        """An instance as a plain read-only row, without its state, or None (see ``task_row``)."""
+        return _INSTANCE_ROW.first(self.session.connection(), {"id": instance_id})
+
     def live_tasks(self, instance_id: int) -> list[HumanTask]:
         """The instance's open (or suspended) human tasks, oldest first."""
         statement = (select(HumanTask)
@@ -411,6 +427,25 @@ class Store:
             total -= self.session.execute(statements.barred, params).scalar_one()
         return Listing(items, total)
 
+    def list_tasks_with_records(self, query: TaskQuery, page: PageRequest) -> Listing:
+        """As ``list_tasks``, each item a (task row, its record's data) pair: two statements when the query's
+        shape can be prepared (see ``task_list.Quick``), else through ``list_tasks`` and ``instance_data``."""
+        plan = self._task_plan(query)
+        if plan is None:
+            return Listing([], 0)
+        statements, params = task_list.statements_for(plan)
+        if statements.quick is None:
+            listing = self.list_tasks(query, page)
+            records = self.instance_data(row.instance_id for row in listing.items)
+            return Listing([(row, records.get(row.instance_id, {})) for row in listing.items], listing.total)
+        params.update(keep=page.offset + page.per_page, per_page=page.per_page, offset=page.offset)
+        quick, connection = statements.quick, self.session.connection()
+        items = [(row, dict(row.record_data or {})) for row in quick.page.rows(connection, params)]
+        total = quick.count.scalar(connection, params)
+        if quick.barred is not None:
+            total -= quick.barred.scalar(connection, params)
+        return Listing(items, total)
+
     def queue_counts(self, queues: tuple[tuple[str, str], ...],
                      username: str) -> dict[tuple[str, str], tuple[int, int]]:
         """Per queue (role, practice; ``*`` spelled out), the open tasks ``username`` may take now
@@ -489,7 +524,7 @@ class Store:
         return allowed
 
     def _practice_of(self, process_key: str) -> str | None:
-        return self.session.scalar(select(ProcessModel.practice).where(ProcessModel.key == process_key))
+        return _PRACTICE_OF.scalar(self.session.connection(), {"key": process_key})
 
     def _known_practices(self) -> list[str]:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))
