@@ -3,11 +3,11 @@
 A server starting up applies the migrations and deploys the processes in ``bpmn/``; administrative
 commands (``flask --app app users ...``) do neither: only ``flask --app app migrate`` and ``deploy`` change the
 schema or the deployed diagrams, so a half-edited diagram never goes live because someone listed users. The
-embedded server also creates
-demo users on an empty database (and prints their tokens), fires due timers in a background thread, and
-serves the API on port 5000 with granian (a production WSGI server). Apps made otherwise (``flask --app app ...``, gunicorn) do neither unless
-CHANGEFLOW_DEMO_USERS or CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production
-fires timers with ``flask --app app worker``.
+embedded server also creates demo users on an empty database (and prints their tokens), fires due timers in a
+background thread, and serves the API on port 5000 with granian (a production WSGI server). Apps made
+otherwise (``flask --app app ...``, gunicorn, granian) do neither unless CHANGEFLOW_DEMO_USERS or
+CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production fires timers with
+``flask --app app worker``.
 """
 
 from __future__ import annotations

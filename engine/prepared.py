@@ -92,8 +92,8 @@ class Prepared:
 
 def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
     compiled: Any = statement.compile(dialect=dialect)
-    if compiled.literal_execute_params or compiled.post_compile_params:
-        raise ValueError("a prepared statement cannot expand parameters (IN over a list); bind a subquery")
+    if compiled.literal_execute_params or compiled.post_compile_params or compiled.escaped_bind_names:
+        raise ValueError("a prepared statement cannot expand parameters (IN over a list) nor escape their names")
     positional = tuple(compiled.positiontup) if dialect.positional else None
     defaults, binds = {}, []
     for name, parameter in compiled.binds.items():
@@ -103,7 +103,7 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         if convert is not None:
             binds.append((name, convert))
     row, results = None, ()
-    columns: Sequence[Any] = getattr(statement, "selected_columns", None) or getattr(statement, "_returning", ())
+    columns: Sequence[Any] = getattr(statement, "exported_columns", ())  # a select's columns, or RETURNING
     if columns:
         names = [getattr(column, "key", None) or getattr(column, "name", None) or f"column{n}"
                  for n, column in enumerate(columns)]

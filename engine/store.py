@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, delete, func, literal_column, or_, select, update
+from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -37,6 +37,17 @@ _PRACTICE_OF = Prepared(select(ProcessModel.practice).where(ProcessModel.key == 
 _TASK_ROW = Prepared(select(*HumanTask.__table__.c).where(HumanTask.id == bindparam("id")))
 _INSTANCE_ROW = Prepared(select(*(column for column in ProcessInstance.__table__.c if column.key != "state"))
                          .where(ProcessInstance.id == bindparam("id")))
+_LIVE_TASK_ROWS = Prepared(select(*HumanTask.__table__.c)
+                           .where(HumanTask.instance_id == bindparam("instance_id"),
+                                  HumanTask.status.in_([bindparam("open", TaskStatus.OPEN.value),
+                                                        bindparam("suspended", TaskStatus.SUSPENDED.value)]))
+                           .order_by(HumanTask.created_at, HumanTask.id))
+_SET_TASK_STATUS = Prepared(update(HumanTask.__table__).where(HumanTask.id == bindparam("task_id"))
+                            .values(status=bindparam("status")))
+_INSERT_TASK = Prepared(insert(HumanTask.__table__))
+_INSERT_EVENT = Prepared(insert(Event.__table__).values(
+    at=bindparam("at"), actor=bindparam("actor"), type=bindparam("type"), instance_id=bindparam("instance_id"),
+    task_id=bindparam("task_id"), data=bindparam("data")).returning(Event.id))
 
 PAGE_SIZE = 20  # a list's default page size, in the API, the web app and the engine
 
@@ -289,6 +300,22 @@ class Store:
                      .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(LIVE_TASK))
                      .order_by(HumanTask.created_at, HumanTask.id))
         return list(self.session.scalars(statement))
+
+    def live_task_rows(self, instance_id: int) -> list[Any]:
+        """As ``live_tasks``, as plain read-only rows (see ``task_row``): for commands that write back only
+        what changed (``set_task_statuses``), without the ORM's unit of work."""
+        return _LIVE_TASK_ROWS.rows(self.session.connection(), {"instance_id": instance_id})
+
+    def set_task_statuses(self, statuses: dict[str, TaskStatus]) -> None:
+        """Set the status of these tasks (by id)."""
+        connection = self.session.connection()
+        for task_id, status in statuses.items():
+            _SET_TASK_STATUS.rows(connection, {"task_id": task_id, "status": status})
+
+    def insert_task(self, task: HumanTask) -> None:
+        """Write a new task row now, from a ``HumanTask`` that is not added to the session."""
+        _INSERT_TASK.rows(self.session.connection(), {column.key: getattr(task, column.key)
+                                                      for column in HumanTask.__table__.c})
 
     def live_tasks_of(self, instance_ids: Iterable[int]) -> dict[int, list[HumanTask]]:
         ids = list(instance_ids)
@@ -550,8 +577,12 @@ class Store:
 
     def add_event(self, *, at: datetime, actor: str, type: EventType, instance_id: int | None,
                   task_id: str | None = None, data: dict[str, Any] | None = None) -> Event:
+        """Append an event to the trail, written at once (so the trail keeps the order of the calls); the
+        answer is a detached row with its id."""
         event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id, data=data or {})
-        self.session.add(event)
+        event.id = _INSERT_EVENT.scalar(self.session.connection(), {
+            "at": at, "actor": actor, "type": type, "instance_id": instance_id, "task_id": task_id,
+            "data": event.data})
         return event
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:
