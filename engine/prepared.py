@@ -102,11 +102,12 @@ def _compile(statement: ClauseElement, dialect: Dialect) -> _Compiled:
         convert = parameter.type._cached_bind_processor(dialect)
         if convert is not None:
             binds.append((name, convert))
-    row, results = None, ()
+    row: Any = None
+    results: tuple[Processor, ...] = ()
     columns: Sequence[Any] = getattr(statement, "exported_columns", ())  # a select's columns, or RETURNING
     if columns:
         names = [getattr(column, "key", None) or getattr(column, "name", None) or f"column{n}"
                  for n, column in enumerate(columns)]
-        row = namedtuple("Row", names, rename=True)  # type: ignore[misc]
+        row = namedtuple("Row", names, rename=True)  # type: ignore[misc,no-redef]  # names known only here
         results = tuple(column.type._cached_result_processor(dialect, None) for column in columns)
     return _Compiled(compiled.string, positional, defaults, tuple(binds), row, results)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, delete, func, insert, literal_column, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -42,10 +42,11 @@ _LIVE_TASK_ROWS = Prepared(select(*HumanTask.__table__.c)
                                   HumanTask.status.in_([bindparam("open", TaskStatus.OPEN.value),
                                                         bindparam("suspended", TaskStatus.SUSPENDED.value)]))
                            .order_by(HumanTask.created_at, HumanTask.id))
-_SET_TASK_STATUS = Prepared(update(HumanTask.__table__).where(HumanTask.id == bindparam("task_id"))
+_TASKS = cast(Table, HumanTask.__table__)
+_SET_TASK_STATUS = Prepared(update(_TASKS).where(HumanTask.id == bindparam("task_id"))
                             .values(status=bindparam("status")))
-_INSERT_TASK = Prepared(insert(HumanTask.__table__))
-_INSERT_EVENT = Prepared(insert(Event.__table__).values(
+_INSERT_TASK = Prepared(insert(_TASKS))
+_INSERT_EVENT = Prepared(insert(cast(Table, Event.__table__)).values(
     at=bindparam("at"), actor=bindparam("actor"), type=bindparam("type"), instance_id=bindparam("instance_id"),
     task_id=bindparam("task_id"), data=bindparam("data")).returning(Event.id))
 
@@ -551,7 +552,8 @@ class Store:
         return allowed
 
     def _practice_of(self, process_key: str) -> str | None:
-        return _PRACTICE_OF.scalar(self.session.connection(), {"key": process_key})
+        practice = _PRACTICE_OF.scalar(self.session.connection(), {"key": process_key})
+        return None if practice is None else str(practice)
 
     def _known_practices(self) -> list[str]:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))
