@@ -3,11 +3,11 @@
 A server starting up applies the migrations and deploys the processes in ``bpmn/``; administrative
 commands (``flask --app app users ...``) do neither: only ``flask --app app migrate`` and ``deploy`` change the
 schema or the deployed diagrams, so a half-edited diagram never goes live because someone listed users. The
-embedded server also creates
-demo users on an empty database (and prints their tokens), fires due timers in a background thread, and
-serves the API on port 5000. Apps made otherwise (``flask --app app ...``, gunicorn) do neither unless
-CHANGEFLOW_DEMO_USERS or CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production
-fires timers with ``flask --app app worker``.
+embedded server also creates demo users on an empty database (and prints their tokens), fires due timers in a
+background thread, and serves the API on port 5000 with granian (a production WSGI server). Apps made
+otherwise (``flask --app app ...``, gunicorn, granian) do neither unless CHANGEFLOW_DEMO_USERS or
+CHANGEFLOW_TIMER_THREAD say so: the CLI must not invent users, and production fires timers with
+``flask --app app worker``.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ from roles.demo import create_demo_users
 from roles.policy import role_for_lane
 
 ROOT = Path(__file__).resolve().parent
+# Threads serving requests in the embedded server: a slow request (a long script) does not hold up the others.
+EMBEDDED_THREADS = 4
 log = logging.getLogger("changeflow")
 
 
@@ -150,13 +152,36 @@ def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
     print("\n".join(lines), flush=True)
 
 
-if __name__ == "__main__":
-    host = os.environ.get("CHANGEFLOW_HOST", "127.0.0.1")
-    port = int(os.environ.get("CHANGEFLOW_PORT", "5000"))
-    application = create_app({  # the embedded server: demo users and timers on, unless switched off
+def create_embedded_app() -> Flask:
+    """The app as ``python app.py`` serves it: demo users and the timer thread on, unless switched off.
+
+    Called in the HTTP server's worker process, so that the timer thread and the database connections live
+    where the requests are served."""
+    application = create_app({
         "CHANGEFLOW_DEMO_USERS": _env_flag("CHANGEFLOW_DEMO_USERS", True),
         "CHANGEFLOW_TIMER_THREAD": _env_flag("CHANGEFLOW_TIMER_THREAD", True),
     })
+    host, port = _address()
     print(f"Changeflow is serving on http://{host}:{port}/ (sign in with a demo user above); the API is at "
           f"http://{host}:{port}/api (docs: http://{host}:{port}/api/docs)", flush=True)
-    application.run(host=host, port=port, threaded=True)
+    return application
+
+
+def _address() -> tuple[str, int]:
+    return os.environ.get("CHANGEFLOW_HOST", "127.0.0.1"), int(os.environ.get("CHANGEFLOW_PORT", "5000"))
+
+
+def serve() -> None:
+    """Serve ``create_embedded_app()`` with granian, a production HTTP server (Werkzeug's is for development
+    only): one worker process, so that one timer thread fires the timers, with a few threads for requests.
+    granian costs less CPU per request than gunicorn (bench/RESULTS.md, issue 16)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    host, port = _address()
+    Granian("app:create_embedded_app", factory=True, interface=Interfaces.WSGI, address=host, port=port,
+            workers=1, blocking_threads=EMBEDDED_THREADS, working_dir=ROOT, log_access=False).serve()
+
+
+if __name__ == "__main__":
+    serve()

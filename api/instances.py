@@ -60,7 +60,7 @@ class Instances(MethodView):
         )
         return paged(changeflow().engine.list_instances(query, page), page)
 
-    @blp.arguments(StartRequestSchema)
+    @blp.arguments(StartRequestSchema())
     @blp.response(201, InstanceSchema)
     @problems(blp, 403, 404, 409, 422)
     def post(self, body: dict[str, Any]) -> Any:

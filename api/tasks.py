@@ -30,7 +30,7 @@ blp = protect(Blueprint("tasks", __name__, url_prefix="/api/tasks",
 
 @blp.route("")
 class Tasks(MethodView):
-    @blp.arguments(TaskQueryArgs, location="query", unknown=RAISE)
+    @blp.arguments(TaskQueryArgs(), location="query", unknown=RAISE)  # an instance: not one per request
     @blp.response(200, TaskSchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 422)
     def get(self, args: dict[str, Any]) -> Any:
@@ -87,7 +87,7 @@ class Assign(MethodView):
 
 @blp.route("/<string:task_id>/complete")
 class Complete(MethodView):
-    @blp.arguments(CompleteRequestSchema)
+    @blp.arguments(CompleteRequestSchema())
     @blp.response(200, CompletionSchema)
     @problems(blp, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], task_id: str) -> Any:

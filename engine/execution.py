@@ -35,7 +35,7 @@ class Execution:
         self._workflow = workflow
         self.completed_elements: list[tuple[str, str]] = []  # (element id, completer) in this command
         self.closed_tasks: list[tuple[str, bool]] = []  # (task id, has duty rules) completed in this command
-        self._live: list[HumanTask] | None = None  # the live task rows, once this command has synced them
+        self._live: list[Any] | None = None  # the live task rows, once this command has synced them
         self._ready_tasks: list[ReadyTask] | None = None
 
     # -- loading -----------------------------------------------------------------------------------
@@ -181,13 +181,18 @@ class Execution:
         ready = {task.id: task for task in self._ready(live_workflow)} if not status.is_final else {}
         task_status = TaskStatus.OPEN if status is InstanceStatus.RUNNING else TaskStatus.SUSPENDED
         store = self.ctx.store
-        live = [task for task in store.live_tasks(self.instance.id) if task.status in LIVE_TASK]
+        # Plain rows, and only the changes written back: the ORM's unit of work cost more than the rest of a
+        # completion. Tasks this command closed are still open in the table until its objects are flushed.
+        closed_now = {task_id for task_id, _has_rules in self.closed_tasks}
+        live: list[Any] = [task for task in store.live_task_rows(self.instance.id) if task.id not in closed_now]
         known = {task.id for task in live}
-        for task in live:
-            if task.id in ready:
-                task.status = task_status
-            else:
-                task.status = TaskStatus.CANCELLED  # withdrawn: interrupted, cancelled or moved on
+        changed = {}
+        for number, task in enumerate(live):
+            new_status = task_status if task.id in ready else TaskStatus.CANCELLED  # withdrawn: moved on
+            if new_status is not task.status:
+                changed[task.id] = new_status
+                live[number] = task._replace(status=new_status)
+        store.set_task_statuses(changed)
         closed = [task.id for task in live if task.status not in LIVE_TASK and task.separation]
         closed += [task_id for task_id, has_rules in self.closed_tasks if has_rules]
         store.forget_exclusions(closed)
@@ -240,7 +245,6 @@ class Execution:
             form_key=meta.form_key, instructions=meta.instructions, separation=list(meta.separation),
             created_at=self.ctx.now,
         )
-        store.add(task)
         barred = self._exclusions(meta)
         if meta.output_item is not None:
             # An instance of a multi-instance task: one person completes at most one instance (a CAB member
@@ -251,6 +255,7 @@ class Execution:
                 done = store.get_task(sibling)
                 if done is not None and done.completed_by:
                     barred.setdefault(done.completed_by, self._once_reason(meta.title, done.completed_by))
+        store.insert_task(task)  # written now, not by the unit of work: see _sync_tasks
         if barred:
             store.add_exclusions(task.id, barred)
         return task

@@ -158,12 +158,9 @@ class Engine:
     def list_tasks(self, query: TaskQuery, page: PageRequest) -> Listing:
         """A page of tasks, each with what the list shows of its record and its SLA state."""
         with self.database.snapshot() as session:
-            store = Store(session)
-            listing = store.list_tasks(query, page)
-            records = store.instance_data(row.instance_id for row in listing.items)
+            listing = Store(session).list_tasks_with_records(query, page)
             now = self.clock.now()
-            return Listing([TaskView.of(row).with_record(records.get(row.instance_id, {}), now)
-                            for row in listing.items], listing.total)
+            return Listing([TaskView.of(row).with_record(data, now) for row, data in listing.items], listing.total)
 
     def my_work(self, query: TaskQuery, page: PageRequest, *, username: str, queues: tuple[tuple[str, str], ...],
                 practices: tuple[str, ...] | None) -> MyWork:
@@ -171,10 +168,9 @@ class Engine:
         the counts per queue, and the process models of the practices they see (for the filters)."""
         with self.database.snapshot() as session:
             store = Store(session)
-            listing = store.list_tasks(query, page)
-            records = store.instance_data(row.instance_id for row in listing.items)
+            listing = store.list_tasks_with_records(query, page)
             now = self.clock.now()
-            tasks = [TaskView.of(row).with_record(records.get(row.instance_id, {}), now) for row in listing.items]
+            tasks = [TaskView.of(row).with_record(data, now) for row, data in listing.items]
             counts = store.queue_counts(queues, username)
             models = store.list_models(practices, PageRequest(1, 200)).items
             return MyWork(Listing(tasks, listing.total), counts,
@@ -194,12 +190,12 @@ class Engine:
         """
         with self.database.snapshot() as session:
             store = Store(session)
-            row = store.get_task(task_id)
+            row = store.task_row(task_id)
             if row is None:
                 raise NotFound(f"Task {task_id} does not exist.")
             view = TaskView.of(row)
             authorize(view)
-            instance = store.get_instance(row.instance_id)
+            instance = store.instance_row(row.instance_id)
             if instance is None:  # the foreign key forbids it; a guard for the type checker and for corruption
                 raise NotFound(f"Task {task_id} belongs to no instance.")
             data = dict(instance.data)

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, delete, func, literal_column, or_, select, update
+from sqlalchemy import Select, Table, and_, bindparam, delete, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, undefer
 
@@ -25,11 +25,30 @@ from engine.models import (
     ProcessVersion,
     TaskExclusion,
 )
+from engine.prepared import Prepared
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
 ALL_PRACTICES = "*"  # a grant or a query for every practice; the same word and value as roles.policy
 LIVE_TASK = (TaskStatus.OPEN, TaskStatus.SUSPENDED)
 
+
+# Reads on every task list and task page, prepared for the driver's cursor (see engine.prepared).
+_PRACTICE_OF = Prepared(select(ProcessModel.practice).where(ProcessModel.key == bindparam("key")))
+_TASK_ROW = Prepared(select(*HumanTask.__table__.c).where(HumanTask.id == bindparam("id")))
+_INSTANCE_ROW = Prepared(select(*(column for column in ProcessInstance.__table__.c if column.key != "state"))
+                         .where(ProcessInstance.id == bindparam("id")))
+_LIVE_TASK_ROWS = Prepared(select(*HumanTask.__table__.c)
+                           .where(HumanTask.instance_id == bindparam("instance_id"),
+                                  HumanTask.status.in_([bindparam("open", TaskStatus.OPEN.value),
+                                                        bindparam("suspended", TaskStatus.SUSPENDED.value)]))
+                           .order_by(HumanTask.created_at, HumanTask.id))
+_TASKS = cast(Table, HumanTask.__table__)
+_SET_TASK_STATUS = Prepared(update(_TASKS).where(HumanTask.id == bindparam("task_id"))
+                            .values(status=bindparam("status")))
+_INSERT_TASK = Prepared(insert(_TASKS))
+_INSERT_EVENT = Prepared(insert(cast(Table, Event.__table__)).values(
+    at=bindparam("at"), actor=bindparam("actor"), type=bindparam("type"), instance_id=bindparam("instance_id"),
+    task_id=bindparam("task_id"), data=bindparam("data")).returning(Event.id))
 
 PAGE_SIZE = 20  # a list's default page size, in the API, the web app and the engine
 
@@ -289,12 +308,37 @@ class Store:
         statement = select(HumanTask).where(HumanTask.id == task_id).execution_options(populate_existing=True)
         return self.session.scalars(statement).first()
 
+    def task_row(self, task_id: str) -> Any:
+        """A task as a plain read-only row (its columns as attributes), or None: for queries, cheaper than
+        ``get_task``'s object."""
+        return _TASK_ROW.first(self.session.connection(), {"id": task_id})
+
+    def instance_row(self, instance_id: int) -> Any:
+        """An instance as a plain read-only row, without its state, or None (see ``task_row``)."""
+        return _INSTANCE_ROW.first(self.session.connection(), {"id": instance_id})
+
     def live_tasks(self, instance_id: int) -> list[HumanTask]:
         """The instance's open (or suspended) human tasks, oldest first."""
         statement = (select(HumanTask)
                      .where(HumanTask.instance_id == instance_id, HumanTask.status.in_(LIVE_TASK))
                      .order_by(HumanTask.created_at, HumanTask.id))
         return list(self.session.scalars(statement))
+
+    def live_task_rows(self, instance_id: int) -> list[Any]:
+        """As ``live_tasks``, as plain read-only rows (see ``task_row``): for commands that write back only
+        what changed (``set_task_statuses``), without the ORM's unit of work."""
+        return _LIVE_TASK_ROWS.rows(self.session.connection(), {"instance_id": instance_id})
+
+    def set_task_statuses(self, statuses: dict[str, TaskStatus]) -> None:
+        """Set the status of these tasks (by id)."""
+        connection = self.session.connection()
+        for task_id, status in statuses.items():
+            _SET_TASK_STATUS.rows(connection, {"task_id": task_id, "status": status})
+
+    def insert_task(self, task: HumanTask) -> None:
+        """Write a new task row now, from a ``HumanTask`` that is not added to the session."""
+        _INSERT_TASK.rows(self.session.connection(), {column.key: getattr(task, column.key)
+                                                      for column in HumanTask.__table__.c})
 
     def live_tasks_of(self, instance_ids: Iterable[int]) -> dict[int, list[HumanTask]]:
         ids = list(instance_ids)
@@ -433,6 +477,25 @@ class Store:
             total -= self.session.execute(statements.barred, params).scalar_one()
         return Listing(items, total)
 
+    def list_tasks_with_records(self, query: TaskQuery, page: PageRequest) -> Listing:
+        """As ``list_tasks``, each item a (task row, its record's data) pair: two statements when the query's
+        shape can be prepared (see ``task_list.Quick``), else through ``list_tasks`` and ``instance_data``."""
+        plan = self._task_plan(query)
+        if plan is None:
+            return Listing([], 0)
+        statements, params = task_list.statements_for(plan)
+        if statements.quick is None:
+            listing = self.list_tasks(query, page)
+            records = self.instance_data(row.instance_id for row in listing.items)
+            return Listing([(row, records.get(row.instance_id, {})) for row in listing.items], listing.total)
+        params.update(keep=page.offset + page.per_page, per_page=page.per_page, offset=page.offset)
+        quick, connection = statements.quick, self.session.connection()
+        items = [(row, dict(row.record_data or {})) for row in quick.page.rows(connection, params)]
+        total = quick.count.scalar(connection, params)
+        if quick.barred is not None:
+            total -= quick.barred.scalar(connection, params)
+        return Listing(items, total)
+
     def queue_counts(self, queues: tuple[tuple[str, str], ...],
                      username: str) -> dict[tuple[str, str], tuple[int, int]]:
         """Per queue (role, practice; ``*`` spelled out), the open tasks ``username`` may take now
@@ -511,7 +574,8 @@ class Store:
         return allowed
 
     def _practice_of(self, process_key: str) -> str | None:
-        return self.session.scalar(select(ProcessModel.practice).where(ProcessModel.key == process_key))
+        practice = _PRACTICE_OF.scalar(self.session.connection(), {"key": process_key})
+        return None if practice is None else str(practice)
 
     def _known_practices(self) -> list[str]:
         return list(self.session.scalars(select(ProcessModel.practice).distinct()))
@@ -537,8 +601,12 @@ class Store:
 
     def add_event(self, *, at: datetime, actor: str, type: EventType, instance_id: int | None,
                   task_id: str | None = None, data: dict[str, Any] | None = None) -> Event:
+        """Append an event to the trail, written at once (so the trail keeps the order of the calls); the
+        answer is a detached row with its id."""
         event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id, data=data or {})
-        self.session.add(event)
+        event.id = _INSERT_EVENT.scalar(self.session.connection(), {
+            "at": at, "actor": actor, "type": type, "instance_id": instance_id, "task_id": task_id,
+            "data": event.data})
         return event
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:

@@ -35,7 +35,8 @@ from sqlalchemy import (
     union_all,
 )
 
-from engine.models import HumanTask, TaskExclusion
+from engine.models import HumanTask, ProcessInstance, TaskExclusion
+from engine.prepared import Prepared
 from engine.states import TaskStatus
 
 ANYONE = object()  # an assignee option: no condition on the assignee
@@ -65,6 +66,17 @@ class Statements:
     page: Select[Any]
     count: Select[Any]
     barred: Select[Any] | None
+    quick: Quick | None = None  # the same, prepared, when the shape binds no list (``IN`` over values)
+
+
+@dataclass(frozen=True)
+class Quick:
+    """The statements of a shape prepared for the driver's cursor (``engine.prepared``); the page's rows carry
+    their record's data (``record_data``), so that a list is one statement for the page and one for its total."""
+
+    page: Prepared
+    count: Prepared
+    barred: Prepared | None
 
 
 def assignee_condition(assignee: Any) -> Condition | None:
@@ -172,4 +184,11 @@ def _build(plan: Plan) -> Statements:
         barred_count = (select(func.count()).select_from(TaskExclusion)
                         .join(HumanTask, HumanTask.id == TaskExclusion.task_id)
                         .where(TaskExclusion.username == bindparam("me"), or_(*branches), *common))
-    return Statements(page, count, barred_count)
+    quick = None
+    if not any(condition.op == "in" for branch in plan.branches for condition in (*branch, *plan.common)):
+        with_records = (select(*HumanTask.__table__.c, ProcessInstance.data.label("record_data"))
+                        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                        .where(HumanTask.id.in_(page_ids)).order_by(*_order(HumanTask.__table__.c, plan.sort)))
+        quick = Quick(Prepared(with_records), Prepared(count),
+                      Prepared(barred_count) if barred_count is not None else None)
+    return Statements(page, count, barred_count, quick)
