@@ -38,6 +38,7 @@ from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
+from schedule import choice_lists
 
 ROOT = Path(__file__).resolve().parent
 log = logging.getLogger("changeflow")
@@ -116,7 +117,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
                     find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"],
                     command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"],
-                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES,
+                    choice_lists=choice_lists)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
     web.init_app(app, database, engine)
