@@ -81,13 +81,12 @@ class BlackoutSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class WindowArgs(Schema):
-    start = fields.AwareDateTime(data_key="from", required=True, default_timezone=UTC)
-    end = fields.AwareDateTime(data_key="to", required=True, default_timezone=UTC)
+class ScheduleArgs(Schema):
+    start = fields.AwareDateTime(data_key="from", load_default=None, default_timezone=UTC,
+                                 metadata={"description": "Default: now."})
+    end = fields.AwareDateTime(data_key="to", load_default=None, default_timezone=UTC,
+                               metadata={"description": "Default: 31 days after `from`."})
     service = fields.String(validate=NAME)
-
-
-class ScheduleArgs(WindowArgs):
     mine = fields.Boolean(load_default=False, metadata={"description": "Only the changes I requested."})
     conflicts = fields.Boolean(load_default=True, metadata={"description": "List each change's conflicts."})
 
@@ -164,7 +163,8 @@ class LinksSchema(Schema):
 
 
 def _span(args: dict[str, Any]) -> tuple[datetime, datetime]:
-    start, end = args["start"], args["end"]
+    start = args["start"] or changeflow().now()
+    end = args["end"] or start + timedelta(days=31)
     if end <= start or end - start > LONGEST_QUERY:
         raise InvalidInput("Invalid period.", errors={"to": [
             f"'to' must come after 'from', at most {LONGEST_QUERY.days} days later."]})
@@ -354,8 +354,10 @@ class CalendarFeedItem(MethodView):
 
 @feeds.route("/calendar/<string:token>.ics")
 class CalendarFeed(MethodView):
-    @feeds.response(200, content_type="text/calendar")
-    @feeds.doc(security=[], responses={"404": {"description": "No feed has this address."}})
+    @feeds.response(200, {"type": "string", "format": "binary"}, content_type="text/calendar",
+                    description="An iCalendar (RFC 5545) document.")
+    @problems(feeds, 404)
+    @feeds.doc(security=[])
     def get(self, token: str) -> Any:
         """The feed (iCalendar): from 30 days back to a year ahead. The address is the credential."""
         cf = changeflow()

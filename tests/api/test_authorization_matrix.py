@@ -110,6 +110,36 @@ def change_data(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"data": change_request(clock)}
 
 
+def a_service(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    name = f"service-{next(_names)}"
+    assert http.post("/api/services", "admin", {"name": name}).status_code == 201
+    return {"name": name}
+
+
+def a_blackout(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    response = http.post("/api/blackouts", "admin", {"starts_at": "2027-01-01T00:00:00Z",
+                                                     "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"})
+    return {"blackout_id": response.get_json()["id"]}
+
+
+def a_practitioners_feed(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    feed = http.post("/api/calendar-feeds", "change-practitioner", {}).get_json()
+    return {"token_id": feed["id"], "token": feed["url"].rsplit("/", 1)[1].removesuffix(".ics")}
+
+
+def a_release(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A release being planned, carrying a normal change."""
+    change = http.start_change(clock, user="change-practitioner-2")
+    release = http.post("/api/instances", "release-manager", {"process": "release", "data": {
+        "title": "R", "description": "R.", "change_keys": [change["business_key"]], "impact": "low",
+        "planned_deployment": change["data"]["planned_start"]}}).get_json()
+    return {"business_key": release["business_key"], "change_key": change["business_key"]}
+
+
+SCHEDULE_WINDOW = {"service": "payroll", "planned_start": "2027-01-01T00:00:00Z",
+                   "planned_end": "2027-01-01T01:00:00Z"}
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -192,6 +222,27 @@ MATRIX = [
         {"user": "nobody", "role": "manager", "practice": "change"}),
     Row("DELETE", "/api/role-assignments/<id:assignment_id>", expect(403, 403, 403, 204, 403), an_assignment),
     Row("GET", "/healthz", expect(200, 200, 200, 200, 200, anonymous=200)),
+    Row("GET", "/api/services", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/services", expect(403, 403, 201, 201, 403), a_new_name, {"name": "{name}"}),
+    Row("PATCH", "/api/services/<string:name>", expect(403, 403, 200, 200, 403), a_service, {"criticality": "low"}),
+    Row("DELETE", "/api/services/<string:name>", expect(403, 403, 204, 204, 403), a_service),
+    Row("GET", "/api/blackouts", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/blackouts", expect(403, 403, 201, 201, 403), body={
+        "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"}),
+    Row("DELETE", "/api/blackouts/<id:blackout_id>", expect(403, 403, 204, 204, 403), a_blackout),
+    Row("GET", "/api/schedule-policies", expect(200, 200, 200, 200, 200)),
+    Row("PUT", "/api/schedule-policies/<string:process_key>", expect(403, 403, 200, 200, 403),
+        body={"lead_time_hours": 0}, path_values={"process_key": "normal_change"}),
+    Row("GET", "/api/schedule", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/schedule/conflicts", expect(200, 200, 200, 200, 200), body=SCHEDULE_WINDOW),
+    Row("GET", "/api/calendar-feeds", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/calendar-feeds", expect(201, 201, 201, 201, 201), body={}),
+    Row("DELETE", "/api/calendar-feeds/<id:token_id>", expect(204, 404, 404, 404, 404), a_practitioners_feed),
+    Row("GET", "/api/calendar/<string:token>.ics", expect(200, 200, 200, 200, 200, anonymous=200),
+        a_practitioners_feed),
+    Row("GET", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release),
+    Row("PUT", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release,
+        {"change_keys": ["{change_key}"]}),
 ]
 
 
@@ -199,6 +250,8 @@ def substitute(value: Any, values: dict[str, Any]) -> Any:
     """Fill ``{name}`` placeholders in a body from the setup's values (a whole-string placeholder keeps its type)."""
     if isinstance(value, dict):
         return {key: substitute(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, values) for item in value]
     if isinstance(value, str):
         whole = re.fullmatch(r"\{(\w+)\}", value)
         return values[whole.group(1)] if whole else value.format(**values)
