@@ -13,9 +13,9 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import protect
 from api.extension import changeflow, principal
-from api.responses import problems
-from api.schemas import KEY, InstanceSchema
-from engine import InvalidInput, NotFound
+from api.responses import PAGINATION_HEADERS, page_request, paged, problems
+from api.schemas import KEY, InstanceSchema, PageArgs
+from engine import InvalidInput, Listing, NotFound
 from roles.policy import Action, check
 from schedule import views
 from schedule.access import check_manage_release, check_manage_schedule, check_read_schedule
@@ -39,6 +39,7 @@ feeds = Blueprint("calendar_feeds", __name__, url_prefix="/api",
                   description="iCalendar feeds, opened by the secret token in their address (no bearer token).")
 
 LONGEST_QUERY = timedelta(days=93)  # a schedule query spans at most a quarter
+FEED_PAST, FEED_AHEAD = timedelta(days=14), timedelta(days=180)  # what a calendar feed spans
 CRITICALITIES = [c.value for c in Criticality]
 NAME = validate.Length(min=1, max=100)
 
@@ -81,7 +82,7 @@ class BlackoutSchema(Schema):
     created_at = fields.DateTime(dump_only=True)
 
 
-class ScheduleArgs(Schema):
+class ScheduleArgs(PageArgs):
     start = fields.AwareDateTime(data_key="from", load_default=None, default_timezone=UTC,
                                  metadata={"description": "Default: now."})
     end = fields.AwareDateTime(data_key="to", load_default=None, default_timezone=UTC,
@@ -284,7 +285,7 @@ class PolicyItem(MethodView):
 @blp.route("/schedule")
 class Schedule(MethodView):
     @blp.arguments(ScheduleArgs, location="query", unknown=RAISE)
-    @blp.response(200, EntrySchema(many=True))
+    @blp.response(200, EntrySchema(many=True), headers=PAGINATION_HEADERS)
     @problems(blp, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """Changes and releases whose window overlaps `from`..`to` (at most 93 days), with their states and
@@ -292,9 +293,12 @@ class Schedule(MethodView):
         in change or release reads the whole forward schedule: planning it is what it is for."""
         username = _reader()
         start, end = _span(args)
-        return views.schedule_between(changeflow().database, start, end, service=args.get("service"),
-                                      requested_by=username if args["mine"] else None,
-                                      with_conflicts=args["conflicts"])
+        page = page_request(args)
+        entries, total = views.schedule_page(changeflow().database, start, end, service=args.get("service"),
+                                             requested_by=username if args["mine"] else None,
+                                             with_conflicts=args["conflicts"], offset=page.offset,
+                                             limit=page.per_page)
+        return paged(Listing(entries, total), page)
 
 
 @blp.route("/schedule/conflicts")
@@ -359,13 +363,13 @@ class CalendarFeed(MethodView):
     @problems(feeds, 404)
     @feeds.doc(security=[])
     def get(self, token: str) -> Any:
-        """The feed (iCalendar): from 30 days back to a year ahead. The address is the credential."""
+        """The feed (iCalendar): from 14 days back to 180 days ahead. The address is the credential."""
         cf = changeflow()
         feed = views.feed_of_token(cf.database, token) if len(token) <= 100 else None
         if feed is None:
             raise NotFound("No calendar feed has this address; make a new one.")
         now = cf.now()
-        entries = views.schedule_between(cf.database, now - timedelta(days=30), now + timedelta(days=365),
+        entries = views.schedule_between(cf.database, now - FEED_PAST, now + FEED_AHEAD,
                                          service=feed.service,
                                          requested_by=None if feed.service else feed.username, with_conflicts=True)
         body = calendar_feed(feed.name, entries, now=now, host=request.host)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from schedule.models import (
@@ -98,20 +98,43 @@ class ScheduleStore:
             query = query.where(ScheduleEntry.business_key != exclude)
         return self.session.scalars(query.order_by(ScheduleEntry.starts_at, ScheduleEntry.id)).all()
 
-    def window(self, starts: datetime, ends: datetime, *, service: str | None = None,
-               requested_by: str | None = None, keys: Iterable[str] | None = None,
-               limit: int = 5000) -> Sequence[ScheduleEntry]:
-        """Entries whose window overlaps ``[starts, ends)``, by start."""
+    def _window_conditions(self, starts: datetime, ends: datetime, service: str | None, requested_by: str | None,
+                           include_withdrawn: bool) -> list[ColumnElement[bool]]:
         conditions = [ScheduleEntry.starts_at < ends, ScheduleEntry.starts_at > starts - LONGEST_WINDOW,
                       ScheduleEntry.ends_at > starts]
         if service is not None:
             conditions.append(ScheduleEntry.service == service)
         if requested_by is not None:
             conditions.append(ScheduleEntry.requested_by == requested_by)
-        if keys is not None:
-            conditions.append(ScheduleEntry.business_key.in_(list(keys)))
+        if not include_withdrawn:
+            conditions.append(ScheduleEntry.state != EntryState.WITHDRAWN)
+        return conditions
+
+    def window(self, starts: datetime, ends: datetime, *, service: str | None = None,
+               requested_by: str | None = None, include_withdrawn: bool = False, offset: int = 0,
+               limit: int = 5000) -> Sequence[ScheduleEntry]:
+        """Entries whose window overlaps ``[starts, ends)``, by start (a page of them: ``offset``, ``limit``)."""
+        conditions = self._window_conditions(starts, ends, service, requested_by, include_withdrawn)
         query = select(ScheduleEntry).where(and_(*conditions))
-        return self.session.scalars(query.order_by(ScheduleEntry.starts_at, ScheduleEntry.id).limit(limit)).all()
+        query = query.order_by(ScheduleEntry.starts_at, ScheduleEntry.id).offset(offset).limit(limit)
+        return self.session.scalars(query).all()
+
+    def count_window(self, starts: datetime, ends: datetime, *, service: str | None = None,
+                     requested_by: str | None = None, include_withdrawn: bool = False) -> int:
+        conditions = self._window_conditions(starts, ends, service, requested_by, include_withdrawn)
+        return self.session.scalar(select(func.count()).select_from(ScheduleEntry).where(and_(*conditions))) or 0
+
+    def live_on_services(self, services: Iterable[str], starts: datetime, ends: datetime) -> Sequence[ScheduleEntry]:
+        """Live entries on any of ``services`` whose window overlaps ``[starts, ends)``: the candidates for the
+        overlaps of a page of entries."""
+        names = list(services)
+        if not names:
+            return []
+        query = select(ScheduleEntry).where(
+            ScheduleEntry.service.in_(names), ScheduleEntry.starts_at < ends,
+            ScheduleEntry.starts_at > starts - LONGEST_WINDOW, ScheduleEntry.ends_at > starts,
+            ScheduleEntry.state.in_(LIVE_STATES))
+        return self.session.scalars(query.order_by(ScheduleEntry.starts_at, ScheduleEntry.id)).all()
 
     # -- policies -----------------------------------------------------------------------------------
 

@@ -55,17 +55,26 @@ def live_conflicts(database: Database, business_key: str) -> list[dict[str, Any]
 
 
 def schedule_between(database: Database, starts: datetime, ends: datetime, *, service: str | None = None,
-                     requested_by: str | None = None, practices: tuple[str, ...] | None = None,
-                     with_conflicts: bool = False, include_withdrawn: bool = False) -> list[EntryView]:
-    """The changes and releases whose window overlaps ``[starts, ends)``, by start (``practices``: those the
-    reader may see; None: all)."""
+                     requested_by: str | None = None, with_conflicts: bool = False, include_withdrawn: bool = False,
+                     offset: int = 0, limit: int = 5000) -> list[EntryView]:
+    """The changes and releases whose window overlaps ``[starts, ends)``, by start (a page of them)."""
+    return schedule_page(database, starts, ends, service=service, requested_by=requested_by,
+                         with_conflicts=with_conflicts, include_withdrawn=include_withdrawn, offset=offset,
+                         limit=limit, count=False)[0]
+
+
+def schedule_page(database: Database, starts: datetime, ends: datetime, *, service: str | None = None,
+                  requested_by: str | None = None, with_conflicts: bool = False, include_withdrawn: bool = False,
+                  offset: int = 0, limit: int = 100, count: bool = True) -> tuple[list[EntryView], int]:
+    """A page of ``schedule_between``, with the total (when ``count``), each entry with its conflicts when asked."""
     with database.snapshot() as session:
         store = ScheduleStore(session)
-        rows = [row for row in store.window(starts, ends, service=service, requested_by=requested_by)
-                if (practices is None or row.practice in practices or "*" in practices)
-                and (include_withdrawn or row.state is not EntryState.WITHDRAWN)]
+        rows = store.window(starts, ends, service=service, requested_by=requested_by,
+                            include_withdrawn=include_withdrawn, offset=offset, limit=limit)
+        total = store.count_window(starts, ends, service=service, requested_by=requested_by,
+                                   include_withdrawn=include_withdrawn) if count else len(rows)
         conflicts = conflicts_among(session, rows) if with_conflicts else {}
-        return [EntryView.of(row, conflicts.get(row.business_key)) for row in rows]
+        return [EntryView.of(row, conflicts.get(row.business_key)) for row in rows], total
 
 
 def services(database: Database) -> list[Service]:
