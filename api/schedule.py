@@ -16,7 +16,7 @@ from api.extension import changeflow, principal
 from api.responses import PAGINATION_HEADERS, page_request, paged, problems
 from api.schemas import KEY, InstanceSchema, PageArgs
 from engine import InvalidInput, Listing, NotFound
-from roles.policy import Action, check
+from roles.policy import Action, authorizer, check
 from schedule import views
 from schedule.access import check_manage_release, check_manage_schedule, check_read_schedule
 from schedule.commands import (
@@ -26,6 +26,7 @@ from schedule.commands import (
     DeleteBlackout,
     DeleteService,
     IssueCalendarToken,
+    RescheduleChange,
     RevokeCalendarToken,
     SetSchedulePolicy,
     UpdateService,
@@ -153,6 +154,12 @@ class FeedSchema(Schema):
     service = fields.String(allow_none=True)
     created_at = fields.DateTime()
     url = fields.String(metadata={"description": "Shown once: the address holds the feed's secret."})
+
+
+class RescheduleSchema(Schema):
+    planned_start = fields.AwareDateTime(required=True, default_timezone=UTC)
+    planned_end = fields.AwareDateTime(required=True, default_timezone=UTC)
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
 
 
 class LinksSchema(Schema):
@@ -407,3 +414,16 @@ class ReleaseChanges(MethodView):
         keys = _run(AmendReleaseLinks(business_key.upper(), body["change_keys"]),
                     authorize=lambda facts: check_manage_release(me, facts.practice))
         return {"change_keys": keys}
+
+
+@blp.route("/changes/<string:business_key>/reschedule")
+class Reschedule(MethodView):
+    @blp.arguments(RescheduleSchema, unknown=RAISE)
+    @blp.response(200, InstanceSchema)
+    @problems(blp, 403, 404, 409, 422)
+    def post(self, body: dict[str, Any], business_key: str) -> Any:
+        """Move an authorized change to a new window (manager or owner of change, admin). It goes back to
+        authorization after a fresh conflict check and risk decision; its trail records both windows. The new
+        window obeys the same lead time as a new request."""
+        return _run(RescheduleChange(business_key.upper(), body["planned_start"], body["planned_end"],
+                                     body["reason"]), authorize=authorizer(principal(), Action.MANAGE_INSTANCE))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine import CommandContext, InvalidInput, NotFound, StartInstance
+from engine import CommandContext, Conflict, CorrelateMessage, InvalidInput, NotFound, StartInstance
 from engine.states import EventType, InstanceStatus
 from engine.views import InstanceFacts, InstanceView, ProcessFacts
 from schedule.lead_time import check_window
@@ -360,3 +360,38 @@ class AmendReleaseLinks:
                             data={"text": f"Linked changes amended: {', '.join(before) or 'none'} -> "
                                           f"{', '.join(keys)}", "change_keys": keys, "previous": before})
         return keys
+
+
+RESCHEDULE = "reschedule"  # the message the shipped normal change waits for beside its planned start
+
+
+@dataclass(frozen=True)
+class RescheduleChange:
+    """Move an authorized change, waiting for its window, to a new window: it goes back to authorization (through
+    a fresh conflict check and risk decision), and its trail records both windows."""
+
+    business_key: str
+    planned_start: datetime
+    planned_end: datetime
+    reason: str | None = None
+
+    def execute(self, ctx: CommandContext) -> InstanceView:
+        row = ctx.store.instance_by_business_key(self.business_key)
+        if row is None or row.practice != "change":
+            raise NotFound(f"There is no change {self.business_key}.")
+        ctx.authorize(InstanceFacts.of(row))
+        errors = check_window(ctx.session, row.process_key, self.planned_start, self.planned_end, now=ctx.now)
+        if errors:
+            raise InvalidInput("The new window is not allowed.", errors=errors)
+        entry = ScheduleStore(ctx.session).entry(self.business_key)
+        if entry is None or entry.state is not EntryState.AUTHORIZED or row.status is not InstanceStatus.WAITING:
+            raise Conflict(f"{self.business_key} is not an authorized change waiting for its window: only such a "
+                           "change is rescheduled here; before authorization, its window changes in rework.")
+        previous = {"planned_start": entry.starts_at.isoformat(), "planned_end": entry.ends_at.isoformat()}
+        window = {"planned_start": self.planned_start.isoformat(), "planned_end": self.planned_end.isoformat()}
+        moved = (f"Rescheduled from {previous['planned_start']} - {previous['planned_end']} to "
+                 f"{window['planned_start']} - {window['planned_end']}")
+        ctx.store.add_event(at=ctx.now, actor=ctx.actor, type=EventType.NOTE, instance_id=row.id, data={
+            "text": moved + (f": {self.reason}" if self.reason else ""),
+            "previous_window": previous, "window": window, "reason": self.reason})
+        return CorrelateMessage(RESCHEDULE, {"business_key": self.business_key}, window).execute(ctx)

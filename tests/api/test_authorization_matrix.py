@@ -136,6 +136,14 @@ def a_release(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"business_key": release["business_key"], "change_key": change["business_key"]}
 
 
+def an_authorized_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    values = a_change(http, clock, engine)
+    http.complete(values["task_id"], "change-manager", {"assessment_decision": "accept"})
+    http.complete(http.open_task(values["instance_id"], "authorize_change")["id"], "change-manager",
+                  {"authorization_decision": "authorize"})
+    return values
+
+
 SCHEDULE_WINDOW = {"service": "payroll", "planned_start": "2027-01-01T00:00:00Z",
                    "planned_end": "2027-01-01T01:00:00Z"}
 
@@ -243,6 +251,8 @@ MATRIX = [
     Row("GET", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release),
     Row("PUT", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release,
         {"change_keys": ["{change_key}"]}),
+    Row("POST", "/api/changes/<string:business_key>/reschedule", expect(403, 200, 200, 200, 404),
+        an_authorized_change, {"planned_start": "2027-02-01T10:00:00Z", "planned_end": "2027-02-01T11:00:00Z"}),
 ]
 
 

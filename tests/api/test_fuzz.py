@@ -79,6 +79,7 @@ ROUTES = [
     ("GET", "/api/calendar/<string:token>.ics"),
     ("GET", "/api/releases/<string:business_key>/changes"),
     ("PUT", "/api/releases/<string:business_key>/changes"),
+    ("POST", "/api/changes/<string:business_key>/reschedule"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]

@@ -242,3 +242,43 @@ def test_a_rejected_change_leaves_the_schedule(http: Http, shipped: Any, clock: 
     assert schedule_rows(app)[change["business_key"]].state.value == "withdrawn"
     window = f"from={iso(clock.now())}&to={iso(clock.now() + timedelta(days=30))}"
     assert http.get(f"/api/schedule?{window}", "change-owner").get_json() == []
+
+
+def test_an_authorized_change_moved_to_a_new_window_goes_back_to_authorization(
+        http: Http, shipped: Any, clock: FakeClock, app: Any, app_engine: Any) -> None:
+    change = http.start_change(clock)
+    http.complete(http.open_task(change["id"], "assess_change")["id"], "change-manager",
+                  {"assessment_decision": "accept"})
+    path = f"/api/changes/{change['business_key']}/reschedule"
+    later = {"planned_start": iso(clock.now() + timedelta(days=5)), "planned_end": iso(clock.now() + timedelta(days=5,
+                                                                                                            hours=1))}
+    assert_problem(http.post(path, "change-manager", later), 409)  # not authorized yet: rework moves it
+    http.complete(http.open_task(change["id"], "authorize_change")["id"], "change-manager",
+                  {"authorization_decision": "authorize"})
+    assert schedule_rows(app)[change["business_key"]].state.value == "authorized"
+
+    assert_problem(http.post(path, "change-practitioner", later), 403)
+    past = {**later, "planned_start": iso(clock.now() - timedelta(hours=1))}
+    assert list(assert_problem(http.post(path, "change-manager", past), 422)["errors"]) == ["planned_start"]
+    moved = http.post(path, "change-manager", {**later, "reason": "Vendor delay."})
+    assert moved.status_code == 200, moved.get_json()
+    body = moved.get_json()
+    assert body["data"]["planned_start"] == later["planned_start"].replace("Z", "+00:00")
+    assert body["data"]["authorized"] is False
+    assert [task["element_id"] for task in body["tasks"]] == ["authorize_change"]
+    row = schedule_rows(app)[change["business_key"]]
+    assert (row.state.value, iso(row.starts_at)) == ("requested", later["planned_start"])
+    events = http.get(f"/api/instances/{change['id']}/events?per_page=200", "change-manager").get_json()
+    note = [e for e in events if e["type"] == "note"][-1]
+    assert note["data"]["previous_window"]["planned_start"] == change["data"]["planned_start"]
+    assert note["data"]["window"]["planned_start"] == later["planned_start"].replace("Z", "+00:00")
+
+    # authorized again, it waits for the new window: the old one passes without a thing happening
+    http.complete(http.open_task(change["id"], "authorize_change")["id"], "change-manager",
+                  {"authorization_decision": "authorize"})
+    clock.advance(timedelta(days=2))
+    app_engine.fire_due_timers()
+    assert http.get(f"/api/instances/{change['id']}", "change-manager").get_json()["tasks"] == []
+    clock.advance(timedelta(days=3))
+    app_engine.fire_due_timers()
+    http.open_task(change["id"], "implement_change")
