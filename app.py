@@ -38,6 +38,11 @@ from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
+from schedule import choice_lists
+from schedule.commands import CreateService
+
+DEMO_SERVICES = ("billing", "customer portal", "mail", "payroll", "vpn")
+SUNDAY_NIGHT = ({"days": ["sun"], "start": "02:00", "end": "06:00"},)
 
 ROOT = Path(__file__).resolve().parent
 # Threads serving requests in the embedded server: a slow request (a long script) does not hold up the others.
@@ -118,7 +123,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
                     find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"],
                     command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"],
-                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES,
+                    choice_lists=choice_lists)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)
     web.init_app(app, database, engine, forms=forms)
@@ -144,6 +150,8 @@ def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
         if accounts.count_users(session) > 0:
             return
         demo = create_demo_users(session, now=engine.clock.now())
+    for service in DEMO_SERVICES:  # a small catalog, so that the demo users can raise changes at once
+        engine.run(CreateService(service, maintenance_windows=SUNDAY_NIGHT), actor=SYSTEM_ACTOR)
     lines = ["", "Changeflow demo users (passwords and tokens are shown once; keep them):",
              f"  {'username':<22} {'roles':<22} {'password':<18} API token"]
     lines += [f"  {user.username:<22} {', '.join(f'{r}:{p}' for r, p in user.grants):<22} {user.password:<18} "

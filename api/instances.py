@@ -27,11 +27,11 @@ from engine import (
     InstanceQuery,
     ResumeInstance,
     RetryInstance,
-    StartInstance,
     SuspendInstance,
 )
 from engine.views import InstanceView
 from roles.policy import Action, authorizer, check
+from schedule.commands import StartWithSchedule
 
 blp = protect(Blueprint("instances", __name__, url_prefix="/api/instances",
                         description="Running and finished process instances."))
@@ -67,9 +67,12 @@ class Instances(MethodView):
         """Start an instance of a process (its latest version unless `version` is given).
 
         `data` is validated against the start event's form when the diagram declares one. The answer is
-        the new instance with its first open tasks.
+        the new instance with its first open tasks. A change's planned window must respect its model's lead
+        time (a start in the past is refused, naming the field); a release's `change_keys` must be open
+        changes that no other release carries. A normal change's `data.schedule_conflicts` lists the
+        conflicts of its window (a warning: the change is raised all the same).
         """
-        command = StartInstance(process=body["process"], data=body["data"], version=body["version"])
+        command = StartWithSchedule(process=body["process"], data=body["data"], version=body["version"])
         return changeflow().engine.run(command, actor=principal().username,
                                        authorize=authorizer(principal(), Action.START))
 

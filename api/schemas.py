@@ -266,6 +266,8 @@ class TaskDetailSchema(TaskSchema):
     data = fields.Dict(metadata={"description": "The process data the task shows."})
     instance_status = fields.Enum(InstanceStatus, by_value=True)
     requester = fields.String()
+    schedule_conflicts = fields.List(fields.Dict(), metadata={
+        "description": "The conflicts of the record's planned window now ({kind, message, ...}); [] when none."})
 
 
 class TaskQueryArgs(PageArgs):

@@ -23,6 +23,7 @@ from api.schemas import (
 from engine import ClaimTask, CompleteTask, TaskQuery, TaskStatus, UnclaimTask
 from itsm.accounts import AssignTaskTo
 from roles.policy import Action, Principal, authorizer
+from schedule.views import live_conflicts
 
 blp = protect(Blueprint("tasks", __name__, url_prefix="/api/tasks",
                         description="Human tasks: what people work on."))
@@ -50,10 +51,13 @@ class Task(MethodView):
     @blp.response(200, TaskDetailSchema)
     @problems(blp, 404)
     def get(self, task_id: str) -> Any:
-        """A task with its form as JSON Schema (pre-filled from the process data) and the data it shows."""
+        """A task with its form as JSON Schema (pre-filled from the process data) and the data it shows.
+
+        `schedule_conflicts` lists the conflicts of the record's planned window as the schedule stands now."""
         detail = changeflow().engine.task_detail(task_id, authorize=authorizer(principal(), Action.VIEW_TASK))
         return {**asdict(detail.task), "form": detail.form, "data": detail.data,
-                "instance_status": detail.instance_status, "requester": detail.requester}
+                "instance_status": detail.instance_status, "requester": detail.requester,
+                "schedule_conflicts": live_conflicts(changeflow().database, detail.task.business_key)}
 
 
 @blp.route("/<string:task_id>/claim")

@@ -7,7 +7,7 @@ instance), ask the policy (``ctx.authorize``), change state, write the audit eve
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, ClassVar
@@ -53,8 +53,10 @@ def business_key_prefix(practice: str, prefixes: Mapping[str, str]) -> str:
     return prefixes.get(practice) or re.sub(r"[^A-Z]", "", practice.upper())[:3] or "PRC"
 
 
-def validate_form(form: FormDefinition | None, data: Any, *, what: str) -> dict[str, Any]:
-    """Validated form data, or ``FormInvalid`` with errors per field."""
+def validate_form(form: FormDefinition | None, data: Any, *, what: str,
+                  choices: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
+    """Validated form data, or ``FormInvalid`` with errors per field (``choices``: the server lists that
+    ``choices_from`` fields pick from)."""
     if form is None:
         if data in (None, {}):
             return {}
@@ -62,7 +64,7 @@ def validate_form(form: FormDefinition | None, data: Any, *, what: str) -> dict[
                           errors={name: ["Unknown field."] for name in (data if isinstance(data, dict) else {})}
                           or {"data": ["Send no data."]})
     try:
-        return validate_submission(form, data if data is not None else {})
+        return validate_submission(form, data if data is not None else {}, choices)
     except FormValidationError as error:
         raise FormInvalid(f"The data does not match the form '{form.key}'.", errors=error.errors) from error
 
@@ -255,7 +257,9 @@ class StartInstance:
         bundle: ProcessBundle = ctx.engine.bundle(store, version.id)
         ctx.authorize(ProcessFacts(model.key, model.practice, bundle.start_role))
         if bundle.start_form_key:
-            data = validate_form(bundle.form(bundle.start_form_key), dict(self.data), what="The start event")
+            form = bundle.form(bundle.start_form_key)
+            data = validate_form(form, dict(self.data), what="The start event",
+                                 choices=ctx.engine.choices(ctx.session, form))
         else:
             data = json_ready(dict(self.data))
         instance = ProcessInstance(
@@ -379,7 +383,8 @@ class RetryInstance:
             spiff_task = execution.live.workflow.get_task_from_id(UUID(row.id))
             submitted = {f.name: spiff_task.data[f.name] for f in form.fields
                          if spiff_task.data.get(f.name) is not None}
-            return validate_form(form, {**json_ready(submitted), **data}, what=f"The retried task '{row.title}'")
+            return validate_form(form, {**json_ready(submitted), **data}, what=f"The retried task '{row.title}'",
+                                 choices=execution.ctx.engine.choices(execution.ctx.session, form))
         collected = {f.name: each.key for each in bundle.forms.values() for f in each.fields}
         refused = {name: [f"'{name}' is a field of the form '{collected[name]}'; only that task sets it, not a "
                           "retry."] for name in data if name in collected}
@@ -538,7 +543,9 @@ class CompleteTask(_TaskCommand):
         if row.assignee is not None and row.assignee != ctx.actor:
             raise Conflict(f"The task '{row.title}' is held by {row.assignee}.", task_id=row.id,
                            assignee=row.assignee)
-        data = validate_form(execution.bundle.form(row.form_key), self.data, what=f"The task '{row.title}'")
+        form = execution.bundle.form(row.form_key)
+        data = validate_form(form, self.data, what=f"The task '{row.title}'",
+                             choices=ctx.engine.choices(ctx.session, form))
         live_workflow = execution.live
         spiff_task = live_workflow.workflow.get_task_from_id(UUID(row.id))
         if not spiff_task.has_state(TaskState.READY):

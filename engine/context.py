@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,8 @@ class CommandContext:
     now: datetime
     authorize: Authorizer = allow_all
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    # Messages services posted (name, business key, payload), delivered by ``Engine.run`` after the command.
+    messages: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
 
     @property
     def session(self) -> Session:
@@ -47,5 +49,6 @@ class CommandContext:
         """A script engine for one instance, whose service tasks run inside this command with the rights of
         that instance (its practice, and the links the service registry declares from it)."""
         services = ServiceContext(self.store, business_key=business_key, practice=practice, actor=self.actor,
-                                  now=self.now, links=self.engine.services.links)
+                                  now=self.now, links=self.engine.services.links,
+                                  post=lambda *message: self.messages.append(message))
         return ScriptEngine(self.engine.sandbox, self.engine.services, services, now=self.now)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, TypeVar
 
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.clock import Clock, SystemClock
-from engine.commands import TIMER_ATTEMPTS, FireTimers, RecordTimerFailure
+from engine.commands import TIMER_ATTEMPTS, CorrelateMessage, FireTimers, RecordTimerFailure
 from engine.context import SYSTEM_ACTOR, Authorizer, CommandContext, allow_all
 from engine.database import Database
 from engine.errors import Conflict, NotFound
@@ -38,9 +40,11 @@ from engine.views import (
     TaskView,
     VersionView,
 )
-from forms import FormDefinition, to_json_schema
+from forms import FormDefinition, to_json_schema, uses_choice_lists
 
 log = logging.getLogger(__name__)
+ChoiceLists = Callable[[Session], Mapping[str, Sequence[str]]]
+"""The server lists forms pick from (``choices_from``), read in a session: ``{"services": [...]}``."""
 Result = TypeVar("Result")
 Result_co = TypeVar("Result_co", covariant=True)
 
@@ -67,6 +71,7 @@ class Engine:
         business_keys: Mapping[str, str] | None = None,
         script_time_limit: float = SCRIPT_TIME_LIMIT,
         command_time_limit: float = TIME_BUDGET,
+        choice_lists: ChoiceLists | None = None,
     ) -> None:
         self.database = database
         self.clock = clock or SystemClock()
@@ -79,6 +84,14 @@ class Engine:
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
         # Wall time a command may spend in engine steps before the instance stops with an incident.
         self.command_time_limit = command_time_limit
+        self.choice_lists = choice_lists
+
+    def choices(self, session: Session, form: FormDefinition | None) -> Mapping[str, Sequence[str]] | None:
+        """The server lists ``form``'s ``choices_from`` fields pick from (None when it has none), read in
+        ``session`` from the application's ``choice_lists``."""
+        if form is None or self.choice_lists is None or not uses_choice_lists(form):
+            return None
+        return self.choice_lists(session)
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""
@@ -101,6 +114,7 @@ class Engine:
                 ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=now or self.clock.now(),
                                      authorize=authorize)
                 result = command.execute(ctx)
+                self._deliver_posted_messages(ctx)
         except StaleDataError as error:
             raise Conflict("The instance changed while this request ran; reload it and try again.") from error
         except IntegrityError as error:
@@ -114,6 +128,22 @@ class Engine:
         for hook in ctx.after_commit:
             hook()
         return result
+
+    @staticmethod
+    def _deliver_posted_messages(ctx: CommandContext) -> None:
+        """Deliver, in the command's transaction, the messages its service tasks posted to other instances.
+
+        The sender already had the right to reach the receiver (``ServiceContext.send_message``). A receiver
+        that no longer waits for the message is skipped, and what the attempt wrote is rolled back.
+        """
+        while ctx.messages:
+            name, business_key, payload = ctx.messages.pop(0)
+            deliver = CorrelateMessage(name, {"business_key": business_key}, payload)
+            try:
+                with ctx.store.savepoint():
+                    deliver.execute(replace(ctx, authorize=allow_all))
+            except (NotFound, Conflict) as error:
+                log.info("message %s to %s not delivered: %s", name, business_key, error)
 
     def fire_due_timers(self, now: datetime | None = None, *, limit: int = 1000) -> int:
         """Fire every timer due by ``now``, one instance per command; return how many instances moved.
@@ -203,7 +233,7 @@ class Engine:
             if row.form_key:
                 definition = self.bundle(store, instance.version_id).forms[row.form_key]
                 form = {"key": row.form_key, "title": definition.title,
-                        "schema": to_json_schema(definition, data)}
+                        "schema": to_json_schema(definition, data, self.choices(session, definition))}
             else:
                 definition = None
             return TaskDetail(view, form, data, instance.status, instance.started_by, definition)
@@ -216,8 +246,9 @@ class Engine:
             if model is None or version is None:
                 raise NotFound(f"There is no process '{key}'" + (f" version {number}." if number else "."))
             bundle = self.bundle(store, version.id)
-            return StartForm(model.key, version.number, model.practice, bundle.start_role,
-                             bundle.form(bundle.start_form_key))
+            form = bundle.form(bundle.start_form_key)
+            return StartForm(model.key, version.number, model.practice, bundle.start_role, form,
+                             self.choices(session, form))
 
     def list_instances(self, query: InstanceQuery, page: PageRequest) -> Listing:
         with self.database.snapshot() as session:

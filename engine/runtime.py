@@ -17,6 +17,7 @@ from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -91,6 +92,8 @@ class LiveWorkflow:
                 is_cycle = isinstance(definition, CycleTimerEventDefinition)
                 if isinstance(definition, TimerEventDefinition) and not is_cycle:
                     self.fired_timers.append(task.task_spec.bpmn_id)  # due already, or fired by the worker
+                elif isinstance(task.task_spec, EventBasedGateway):
+                    self.fired_timers += _gateway_timers_fired(task)
             budget[0] -= 1
             if budget[0] <= 0:
                 raise RunawayProcess(f"more than {STEP_BUDGET} automatic steps in one go; is there an "
@@ -432,3 +435,15 @@ def _encode(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _gateway_timers_fired(task: Any) -> list[str]:
+    """The timer events after an event-based gateway that won it. The library moves the events of the gateway's
+    targets onto the gateway itself, so the timer event that fires looks like a plain event: look it up here."""
+    spec, fired = task.task_spec, []
+    for child in task.children:
+        if child.task_spec in spec.outputs:
+            definition = spec.event_definition.event_definitions[spec.outputs.index(child.task_spec)]
+            if isinstance(definition, TimerEventDefinition) and not isinstance(definition, CycleTimerEventDefinition):
+                fired.append(child.task_spec.bpmn_id)
+    return fired

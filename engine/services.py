@@ -14,10 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from engine.states import EventType, InstanceStatus
 from engine.store import Store
 
 ServiceFunction = Callable[..., Any]
+MessagePoster = Callable[[str, str, dict[str, Any]], None]
+"""Queues a message (name, business key of the receiver, payload) for delivery in the command's transaction."""
 
 
 class ServiceError(Exception):
@@ -45,13 +49,28 @@ class ServiceContext:
     """
 
     def __init__(self, store: Store, *, business_key: str, practice: str, actor: str, now: datetime,
-                 links: frozenset[tuple[str, str]] = frozenset()) -> None:
+                 links: frozenset[tuple[str, str]] = frozenset(), post: MessagePoster | None = None) -> None:
         self._store = store
         self.business_key = business_key
         self.practice = practice
         self.actor = actor
         self.now = now
         self._links = links
+        self._post = post
+
+    @property
+    def session(self) -> Session:
+        """The command's session, for services of packages that own their own tables (the schedule)."""
+        return self._store.session
+
+    def send_message(self, business_key: str, name: str, payload: dict[str, Any]) -> None:
+        """Deliver the message ``name`` to the instance ``business_key`` once the calling instance is saved, in
+        this command's transaction. An instance that does not wait for it (or that the caller may not reach)
+        is skipped: a message is a nudge, and the receiver reads the state it needs when it gets there."""
+        row = self._store.instance_by_business_key(business_key)
+        if row is None or not self.reaches(row.practice) or self._post is None:
+            return
+        self._post(name, business_key, dict(payload))
 
     def reaches(self, practice: str) -> bool:
         """Whether the calling instance may read and write instances of ``practice``."""

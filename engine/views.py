@@ -5,6 +5,7 @@ They are frozen dataclasses built from rows, so nothing outside the engine holds
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -136,13 +137,14 @@ class StartForm:
     practice: str
     start_role: str | None
     definition: FormDefinition | None
+    choices: Mapping[str, Sequence[str]] | None = None  # the server lists its ``choices_from`` fields pick from
 
     @property
     def form(self) -> dict[str, Any] | None:
         if self.definition is None:
             return None
         return {"key": self.definition.key, "title": self.definition.title,
-                "schema": to_json_schema(self.definition, {})}
+                "schema": to_json_schema(self.definition, {}, self.choices)}
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from forms.definition import FieldDefinition, FieldType, FormDefinition
 from forms.errors import FormDefinitionError, FormValidationError
 from forms.jsonschema import to_json_schema
 from forms.registry import load_form_directory
-from forms.validation import validate_submission
+from forms.validation import uses_choice_lists, validate_submission
 
 __all__ = [
     "FieldDefinition",
@@ -16,5 +16,6 @@ __all__ = [
     "FormValidationError",
     "load_form_directory",
     "to_json_schema",
+    "uses_choice_lists",
     "validate_submission",
 ]

@@ -63,7 +63,10 @@ _FIELD_KEYS = (
     "max_items",
     "after",
     "required_if",
+    "choices_from",
 )
+#: The server lists a ``string`` field may take its choices from (``choices_from``); the application supplies them.
+CHOICE_LISTS = frozenset({"services"})
 _LENGTH_OPTIONS = ("min_length", "max_length", "pattern")
 _LIST_OPTIONS = ("items", "min_items", "max_items")
 
@@ -104,6 +107,7 @@ class FieldDefinition:
     max_items: int | None = None
     after: str | None = None
     required_if: RequiredIf | None = None
+    choices_from: str | None = None  # a server list (``CHOICE_LISTS``) the value must be on
 
     @property
     def value_type(self) -> FieldType:
@@ -134,6 +138,8 @@ class FieldDefinition:
                 result[option] = value
         if self.required_if is not None:
             result["required_if"] = self.required_if.to_dict()
+        if self.choices_from is not None:
+            result["choices_from"] = self.choices_from
         return result
 
 
@@ -354,6 +360,11 @@ def _parse_field(index: int, raw: object, problems: list[str]) -> _ParsedField |
     if "required_if" in raw:
         for message in _required_if_problems(raw["required_if"]):
             problem("required_if", message)
+    if "choices_from" in raw:
+        if raw["choices_from"] not in CHOICE_LISTS:
+            problem("choices_from", f"'choices_from' must be one of: {', '.join(sorted(CHOICE_LISTS))}")
+        elif field_type is not FieldType.STRING:
+            problem("choices_from", "'choices_from' fits only a 'string' field")
 
     problems.extend(f"{where}: {message}" for message in own)
     if field_type is None or not isinstance(name, str) or "name" in bad:
@@ -384,6 +395,7 @@ def _parse_field(index: int, raw: object, problems: list[str]) -> _ParsedField |
         min_items=value_of("min_items"),
         max_items=value_of("max_items"),
         after=value_of("after"),
+        choices_from=value_of("choices_from"),
         required_if=(
             RequiredIf(field=required_if["field"], values=tuple(required_if["in"]))
             if required_if is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -22,18 +22,25 @@ _JSON_TYPES: dict[FieldType, str] = {
 }
 
 
-def to_json_schema(form: FormDefinition, values: Mapping[str, object] | None = None) -> dict[str, Any]:
+def to_json_schema(form: FormDefinition, values: Mapping[str, object] | None = None,
+                   choice_lists: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """Return ``form`` as a JSON Schema (draft 2020-12) object.
 
     ``values`` (for example the current process data) become the ``default`` of the fields they name,
     unless they are None; the other fields keep their declared default. Custom keywords: ``x-order`` (the
-    field names in order), ``x-multiline`` (text fields) and ``x-after`` (the field a date must follow).
+    field names in order), ``x-multiline`` (text fields), ``x-after`` (the field a date must follow) and
+    ``x-choices-from`` (the server list a field picks from; its current entries, from ``choice_lists``, are the
+    field's ``enum``).
     """
     values = values or {}
     labels = {field.name: field.label for field in form.fields}
     properties: dict[str, Any] = {}
     for field in form.fields:
         prop = _property(field, labels)
+        if field.choices_from is not None:
+            prop["x-choices-from"] = field.choices_from
+            if choice_lists is not None and field.choices_from in choice_lists:
+                prop["enum"] = list(choice_lists[field.choices_from])
         current = values.get(field.name)
         if current is not None:
             prop["default"] = _jsonable(current)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -334,12 +334,36 @@ def build_schema(form: FormDefinition) -> Schema:
 _SCHEMAS: dict[FormDefinition, Schema] = {}
 
 
-def validate_submission(form: FormDefinition, data: object) -> dict[str, Any]:
+def uses_choice_lists(form: FormDefinition) -> bool:
+    """Whether some field of ``form`` takes its choices from a server list (``choices_from``)."""
+    return any(field.choices_from is not None for field in form.fields)
+
+
+def choice_list_errors(form: FormDefinition, values: Mapping[str, Any],
+                       choice_lists: Mapping[str, Sequence[str]] | None) -> dict[str, list[str]]:
+    """The ``choices_from`` fields whose value is not on its server list."""
+    errors: dict[str, list[str]] = {}
+    for field in form.fields:
+        value = values.get(field.name)
+        if field.choices_from is None or value is None:
+            continue
+        allowed = (choice_lists or {}).get(field.choices_from)
+        if allowed is None:
+            errors[field.name] = [f"The list of {field.choices_from} is not available here."]
+        elif value not in allowed:
+            shown = ", ".join(list(allowed)[:20]) or "none yet"
+            errors[field.name] = [f"Choose one of the {field.choices_from} in the catalog ({shown})."]
+    return errors
+
+
+def validate_submission(form: FormDefinition, data: object,
+                        choice_lists: Mapping[str, Sequence[str]] | None = None) -> dict[str, Any]:
     """Validate submitted ``data`` against ``form`` and return the values to store.
 
     The result is a new dict with every field of the form: the submitted value (dates and date-times
     normalised), else the field's default, else None. Raise `FormValidationError` with every problem,
-    as a dict of field name to messages.
+    as a dict of field name to messages. ``choice_lists`` are the server lists that ``choices_from``
+    fields must pick from (``{"services": [...]}``).
     """
     if not isinstance(data, dict):
         raise FormValidationError({"_schema": [NOT_AN_OBJECT_MESSAGE]})
@@ -348,9 +372,15 @@ def validate_submission(form: FormDefinition, data: object) -> dict[str, Any]:
         schema = _SCHEMAS[form] = build_schema(form)
     try:
         loaded: dict[str, Any] = schema.load(data)
-        return loaded
     except ValidationError as error:
         messages = error.messages
         if not isinstance(messages, Mapping):
             messages = {"_schema": messages}
-        raise FormValidationError({name: _messages(value) for name, value in messages.items()}) from None
+        errors = {name: _messages(value) for name, value in messages.items()}
+        for name, problems in choice_list_errors(form, data, choice_lists).items():
+            errors.setdefault(name, problems)
+        raise FormValidationError(errors) from None
+    errors = choice_list_errors(form, loaded, choice_lists)
+    if errors:
+        raise FormValidationError(errors)
+    return loaded

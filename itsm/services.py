@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
 from engine.states import EventType, InstanceStatus
+from schedule import register_services
 
 UNAUTHORIZABLE = (InstanceStatus.CANCELLED, InstanceStatus.ERROR)
 
@@ -52,9 +53,10 @@ def record_release_outcome(context: ServiceContext, change_keys: list[str], outc
 
 
 def itsm_services() -> ServiceRegistry:
-    """A registry holding the built-in ITSM services."""
+    """A registry holding the built-in ITSM services, the change schedule's among them."""
     registry = ServiceRegistry()
     registry.register()(check_changes_authorized)
     registry.register()(record_release_outcome)
+    register_services(registry)
     registry.link("release", "change")  # a release carries changes: it reads their status, writes their trail
     return registry

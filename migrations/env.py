@@ -7,8 +7,9 @@ from sqlalchemy import create_engine, pool
 
 from engine.models import metadata as engine_metadata
 from roles.models import metadata as roles_metadata
+from schedule.models import metadata as schedule_metadata
 
-target_metadata = [engine_metadata, roles_metadata]
+target_metadata = [engine_metadata, roles_metadata, schedule_metadata]
 config = context.config
 
 

@@ -34,6 +34,7 @@ from forms import load_form_directory
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
 from roles.policy import role_for_lane
+from schedule import choice_lists
 from tests.databases import scratch_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -106,9 +107,20 @@ def seed_database(database_url: str, seed: Seed) -> Seeded:
             from engine.catalog import deploy_folder
 
             seeded.deployed = deploy_folder(cf.engine, ROOT / "bpmn", actor=SYSTEM_ACTOR)
+            _create_catalog(cf)
     finally:
         cf.database.dispose()
     return seeded
+
+
+# The services the tests' changes name: the shipped change forms pick their service from the catalog.
+CATALOG = ("billing", "customer portal", "mail", "payroll")
+
+
+def _create_catalog(cf: Any) -> None:
+    from schedule.commands import CreateService
+    for name in CATALOG:
+        cf.engine.run(CreateService(name), actor="test")
 
 
 def _create_people(cf: Any) -> dict[str, str]:
@@ -261,7 +273,8 @@ def shipped_forms() -> dict:
 def engine(database: Database, clock: FakeClock, shipped_forms: dict) -> Engine:
     """The engine wired as the app wires it (ITSM business keys and services), without Flask."""
     return Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get,
-                  script_time_limit=1.0, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                  script_time_limit=1.0, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES,
+                  choice_lists=choice_lists)
 
 
 # -- the HTTP API -------------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from engine.models import metadata as engine_metadata
 from migrations import alembic_config, upgrade
 from roles.models import metadata as roles_metadata
+from schedule.models import metadata as schedule_metadata
 from tests.databases import scratch_postgres_database
 
 VERSIONS = Path(__file__).resolve().parent.parent / "migrations" / "versions"
@@ -29,7 +30,7 @@ def _differences(database_url: str, *extra: Any) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, [engine_metadata, roles_metadata, *extra])
+            return compare_metadata(context, [engine_metadata, roles_metadata, schedule_metadata, *extra])
     finally:
         engine.dispose()
 

@@ -8,6 +8,7 @@ shows beside each field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,7 @@ class HtmlField:
     input_type: str  # for <input>: text, number, date, datetime-local
     value: Any  # what the control shows (a list for multiselect)
     error: str | None
+    listed: tuple[str, ...] | None = None  # the server list a ``choices_from`` field picks from
 
     @property
     def id(self) -> str:
@@ -35,6 +37,8 @@ class HtmlField:
     def choices(self) -> list[tuple[str, str]]:
         if self.field.value_type is FieldType.BOOLEAN:
             return [("true", "Yes"), ("false", "No")]
+        if self.listed is not None:
+            return [(choice, choice) for choice in self.listed]
         return [(choice, choice.replace("_", " ").capitalize()) for choice in self.field.choices or ()]
 
     @property
@@ -43,17 +47,28 @@ class HtmlField:
 
 
 def html_fields(form: FormDefinition, values: dict[str, Any], errors: dict[str, list[str]] | None = None,
-                *, posted: bool = False) -> list[HtmlField]:
-    """The form's fields with their current values: posted text as typed, or stored data formatted."""
+                *, posted: bool = False, choice_lists: Mapping[str, Sequence[str]] | None = None) -> list[HtmlField]:
+    """The form's fields with their current values: posted text as typed, or stored data formatted.
+    ``choice_lists`` are the server lists ``choices_from`` fields pick from (they render as selects)."""
     errors = errors or {}
     result = []
     for field in form.fields:
         widget, input_type = _widget(field)
+        listed = None
+        if field.choices_from is not None and choice_lists is not None and field.choices_from in choice_lists:
+            widget, listed = "select", tuple(choice_lists[field.choices_from])
         raw = values.get(field.name, None if posted else field.default)
         value = raw if posted else _display(field, raw)
         message = "; ".join(errors.get(field.name, [])) or None
-        result.append(HtmlField(field, widget, input_type, value, message))
+        result.append(HtmlField(field, widget, input_type, value, message, listed))
     return result
+
+
+def schema_choice_lists(form: FormDefinition, schema: Mapping[str, Any]) -> dict[str, list[str]]:
+    """The server lists a form's JSON Schema carries (the ``enum`` of its ``choices_from`` fields)."""
+    properties = schema.get("properties", {})
+    return {field.choices_from: list(properties.get(field.name, {}).get("enum", []))
+            for field in form.fields if field.choices_from is not None}
 
 
 def _widget(field: FieldDefinition) -> tuple[str, str]:

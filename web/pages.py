@@ -17,11 +17,11 @@ from engine import (
     FormInvalid,
     InstanceQuery,
     InstanceStatus,
+    InvalidInput,
     NotFound,
     PageRequest,
     ResumeInstance,
     RetryInstance,
-    StartInstance,
     SuspendInstance,
     TaskQuery,
     TaskStatus,
@@ -32,8 +32,10 @@ from engine.views import InstanceView, ProcessFacts, RecordView, TaskFacts, Task
 from roles import accounts
 from roles.errors import Denied, DutiesSeparated, Hidden
 from roles.policy import Action, Principal, Role, authorizer, check, may
+from schedule.commands import StartWithSchedule
+from schedule.views import live_conflicts
 from web.context import me, web
-from web.forms import html_fields, posted_values, submitted_data
+from web.forms import html_fields, posted_values, schema_choice_lists, submitted_data
 
 PER_PAGE = 25
 RECORD_PATHS = {"change": "changes", "release": "releases"}  # practice -> URL folder of its records
@@ -149,13 +151,14 @@ def task(task_id: str, *, values: dict[str, Any] | None = None, errors: dict[str
     fields = None
     if detail.definition is not None and open_ and refusal is None:
         fields = html_fields(detail.definition, values if values is not None else detail.data, errors,
-                             posted=values is not None)
+                             posted=values is not None,
+                             choice_lists=schema_choice_lists(detail.definition, (detail.form or {}).get("schema", {})))
     return render_template(
         "task.html", task=detail.task, detail=detail, instance=instance, fields=fields, refusal=refusal,
         problem=problem, may_claim=open_ and detail.task.assignee is None and may(me(), Action.CLAIM, facts),
         may_unclaim=open_ and detail.task.assignee is not None and may(me(), Action.UNCLAIM, facts),
         trail=_trail(view), record_url=record_url(instance.business_key, instance.practice),
-        summary=_summary(instance),
+        summary=_summary(instance), conflicts=live_conflicts(cf.database, instance.business_key),
     ), status
 
 
@@ -205,8 +208,8 @@ def start_form(key: str, *, values: dict[str, Any] | None = None, errors: dict[s
     model = cf.engine.model_view(key)
     start = cf.engine.start_form(key)
     check(me(), Action.START, ProcessFacts(model.key, model.practice, start.start_role))
-    fields = html_fields(start.definition, values or {}, errors, posted=values is not None) \
-        if start.definition is not None else None
+    fields = html_fields(start.definition, values or {}, errors, posted=values is not None,
+                         choice_lists=start.choices) if start.definition is not None else None
     return render_template("start_form.html", model=model, start=start, fields=fields, problem=problem), status
 
 
@@ -217,13 +220,15 @@ def start(key: str) -> Any:
     definition = start_.definition
     data = submitted_data(definition, request.form) if definition is not None else {}
     try:
-        instance = cf.engine.run(StartInstance(process=key, data=data), actor=me().username,
+        instance = cf.engine.run(StartWithSchedule(process=key, data=data), actor=me().username,
                                  authorize=authorizer(me(), Action.START))
-    except FormInvalid as error:
+    except InvalidInput as error:
         values = posted_values(definition, request.form) if definition is not None else {}
         return start_form(key, values=values, errors=error.errors, status=422,
                           problem="Some fields need your attention.")
     flash(f"{instance.business_key} is started.", "info")
+    for conflict in instance.data.get("schedule_conflicts") or ():
+        flash(f"Schedule conflict: {conflict.get('message')}", "warning")
     return redirect(record_url(instance.business_key, instance.practice))
 
 

@@ -118,6 +118,42 @@ def two_versions_and_an_instance(http: Any, clock: Any, engine: Any) -> dict[str
         assert http.post(f"/api/process-models/{key}/versions", "admin", {**REVIEW, "bpmn": bpmn}).status_code == 201
     assert http.post("/api/instances", "change-practitioner", {"process": key, "version": 1}).status_code == 201
     return {"key": key}
+def a_service(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    name = f"service-{next(_names)}"
+    assert http.post("/api/services", "admin", {"name": name}).status_code == 201
+    return {"name": name}
+
+
+def a_blackout(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    response = http.post("/api/blackouts", "admin", {"starts_at": "2027-01-01T00:00:00Z",
+                                                     "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"})
+    return {"blackout_id": response.get_json()["id"]}
+
+
+def a_practitioners_feed(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    feed = http.post("/api/calendar-feeds", "change-practitioner", {}).get_json()
+    return {"token_id": feed["id"], "token": feed["url"].rsplit("/", 1)[1].removesuffix(".ics")}
+
+
+def a_release(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A release being planned, carrying a normal change."""
+    change = http.start_change(clock, user="change-practitioner-2")
+    release = http.post("/api/instances", "release-manager", {"process": "release", "data": {
+        "title": "R", "description": "R.", "change_keys": [change["business_key"]], "impact": "low",
+        "planned_deployment": change["data"]["planned_start"]}}).get_json()
+    return {"business_key": release["business_key"], "change_key": change["business_key"]}
+
+
+def an_authorized_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    values = a_change(http, clock, engine)
+    http.complete(values["task_id"], "change-manager", {"assessment_decision": "accept"})
+    http.complete(http.open_task(values["instance_id"], "authorize_change")["id"], "change-manager",
+                  {"authorization_decision": "authorize"})
+    return values
+
+
+SCHEDULE_WINDOW = {"service": "payroll", "planned_start": "2027-01-01T00:00:00Z",
+                   "planned_end": "2027-01-01T01:00:00Z"}
 
 
 @dataclass(frozen=True)
@@ -206,6 +242,29 @@ MATRIX = [
         path_values={"key": "normal_change", "number": "1"}),
     Row("POST", "/api/process-models/<process_key:key>/migrations", expect(403, 403, 200, 200, 403),
         two_versions_and_an_instance, {"from_version": 1, "to_version": 2, "dry_run": False}),
+    Row("GET", "/api/services", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/services", expect(403, 403, 201, 201, 403), a_new_name, {"name": "{name}"}),
+    Row("PATCH", "/api/services/<string:name>", expect(403, 403, 200, 200, 403), a_service, {"criticality": "low"}),
+    Row("DELETE", "/api/services/<string:name>", expect(403, 403, 204, 204, 403), a_service),
+    Row("GET", "/api/blackouts", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/blackouts", expect(403, 403, 201, 201, 403), body={
+        "starts_at": "2027-01-01T00:00:00Z", "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"}),
+    Row("DELETE", "/api/blackouts/<id:blackout_id>", expect(403, 403, 204, 204, 403), a_blackout),
+    Row("GET", "/api/schedule-policies", expect(200, 200, 200, 200, 200)),
+    Row("PUT", "/api/schedule-policies/<string:process_key>", expect(403, 403, 200, 200, 403),
+        body={"lead_time_hours": 0}, path_values={"process_key": "normal_change"}),
+    Row("GET", "/api/schedule", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/schedule/conflicts", expect(200, 200, 200, 200, 200), body=SCHEDULE_WINDOW),
+    Row("GET", "/api/calendar-feeds", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/calendar-feeds", expect(201, 201, 201, 201, 201), body={}),
+    Row("DELETE", "/api/calendar-feeds/<id:token_id>", expect(204, 404, 404, 404, 404), a_practitioners_feed),
+    Row("GET", "/api/calendar/<string:token>.ics", expect(200, 200, 200, 200, 200, anonymous=200),
+        a_practitioners_feed),
+    Row("GET", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release),
+    Row("PUT", "/api/releases/<string:business_key>/changes", expect(404, 404, 404, 200, 200), a_release,
+        {"change_keys": ["{change_key}"]}),
+    Row("POST", "/api/changes/<string:business_key>/reschedule", expect(403, 200, 200, 200, 404),
+        an_authorized_change, {"planned_start": "2027-02-01T10:00:00Z", "planned_end": "2027-02-01T11:00:00Z"}),
 ]
 
 
@@ -213,6 +272,8 @@ def substitute(value: Any, values: dict[str, Any]) -> Any:
     """Fill ``{name}`` placeholders in a body from the setup's values (a whole-string placeholder keeps its type)."""
     if isinstance(value, dict):
         return {key: substitute(item, values) for key, item in value.items()}
+    if isinstance(value, list):
+        return [substitute(item, values) for item in value]
     if isinstance(value, str):
         whole = re.fullmatch(r"\{(\w+)\}", value)
         return values[whole.group(1)] if whole else value.format(**values)

@@ -64,6 +64,24 @@ ROUTES = [
     ("GET", "/healthz"),
     ("GET", "/api/process-models/<process_key:key>/versions/<id:number>/diff"),
     ("POST", "/api/process-models/<process_key:key>/migrations"),
+    ("GET", "/api/services"),
+    ("POST", "/api/services"),
+    ("PATCH", "/api/services/<string:name>"),
+    ("DELETE", "/api/services/<string:name>"),
+    ("GET", "/api/blackouts"),
+    ("POST", "/api/blackouts"),
+    ("DELETE", "/api/blackouts/<id:blackout_id>"),
+    ("GET", "/api/schedule-policies"),
+    ("PUT", "/api/schedule-policies/<string:process_key>"),
+    ("GET", "/api/schedule"),
+    ("POST", "/api/schedule/conflicts"),
+    ("GET", "/api/calendar-feeds"),
+    ("POST", "/api/calendar-feeds"),
+    ("DELETE", "/api/calendar-feeds/<id:token_id>"),
+    ("GET", "/api/calendar/<string:token>.ics"),
+    ("GET", "/api/releases/<string:business_key>/changes"),
+    ("PUT", "/api/releases/<string:business_key>/changes"),
+    ("POST", "/api/changes/<string:business_key>/reschedule"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]
@@ -119,7 +137,8 @@ def targets(http, clock, shipped, deploy):
     deploy("wait_for_approval", diagrams.WAIT_FOR_APPROVAL)
     return {"key": "normal_change", "number": "1", "instance_id": str(instance["id"]),
             "task_id": instance["tasks"][0]["id"], "username": "change-practitioner", "token_id": str(token["id"]),
-            "assignment_id": str(assignment["id"]), "business_key": instance["business_key"]}
+            "assignment_id": str(assignment["id"]), "business_key": instance["business_key"],
+            "name": "payroll", "blackout_id": "1", "process_key": "normal_change", "token": "cal_unknown"}
 
 
 def fill(rule: str, values: dict[str, str]) -> str:

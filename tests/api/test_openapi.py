@@ -103,8 +103,9 @@ def test_every_operation_documents_its_success_body(spec):
         for status, response in successes.items():
             if status == "204":
                 assert "content" not in response, (method, path)
-            else:
-                assert response["content"]["application/json"]["schema"], (method, path, status)
+            else:  # JSON, but for the calendar feeds (text/calendar)
+                content = response["content"].get("application/json") or response["content"]["text/calendar"]
+                assert content["schema"], (method, path, status)
 
 
 def test_every_operation_documents_its_errors_as_problems(spec):
@@ -143,7 +144,7 @@ def test_bearer_tokens_secure_everything_but_the_health_check(spec):
     assert spec["security"] == [{"bearerAuth": []}]
     assert spec["paths"]["/healthz"]["get"]["security"] == []
     secured = [path for path, _method, operation in operations(spec) if "security" in operation]
-    assert secured == ["/healthz"]
+    assert sorted(secured) == sorted(["/healthz", "/api/calendar/{token}.ics"])  # a feed's address is its credential
 
 
 def test_ids_in_paths_are_bounded_integers(spec):

@@ -264,7 +264,9 @@ def test_a_change_that_ends_withdraws_its_open_escalation(start):
         ("instance_completed", "change-practitioner"),
     )
 
-    closed = start("normal_change", as_="change-practitioner", data=HIGH_RISK_REQUEST)
+    # 49 hours on, the request's window is that much later: a planned start in the past is refused
+    closed = start("normal_change", as_="change-practitioner", data={
+        **HIGH_RISK_REQUEST, "planned_start": "2026-01-07T10:00:00Z", "planned_end": "2026-01-07T14:00:00Z"})
     closed.complete("assess_change", as_="change-manager", assessment_decision="accept")
     closed.advance(hours=25)
     closed.complete("authorize_high_risk_change", as_="change-owner", authorization_decision="authorize")

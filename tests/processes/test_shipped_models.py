@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from tests.processes.harness import ProcessRun
+from tests.processes.harness import Api, ProcessRun
 from tests.processes.samples import EMERGENCY_REQUEST, REQUEST, REWORK, STANDARD_REQUEST, release_plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -201,10 +201,35 @@ RISK = {  # (impact, likelihood) -> risk, as bpmn/change/change_risk.dmn decides
 
 
 def test_the_risk_of_a_normal_change_follows_the_change_risk_table(start):
-    for (impact, likelihood), risk in RISK.items():
+    for day, ((impact, likelihood), risk) in enumerate(RISK.items(), start=12):
+        # a window of its own each, so that no change overlaps another (a conflict raises the risk)
         run = start("normal_change", as_="change-practitioner",
-                    data={**REQUEST, "impact": impact, "likelihood": likelihood})
+                    data={**REQUEST, "impact": impact, "likelihood": likelihood,
+                          "planned_start": f"2026-01-{day}T09:00:00Z", "planned_end": f"2026-01-{day}T13:00:00Z"})
+        run.expect_data(risk=risk, schedule_conflicts=[])
+        run.expect_tasks({"assess_change": "change-manager"})
+
+
+SCHEDULED_RISK = {  # (impact, likelihood, conflict) -> risk: a conflict raises a low risk; a blackout makes it high
+    ("low", "low", "overlap"): "medium", ("medium", "low", "overlap"): "medium", ("low", "high", "overlap"): "medium",
+    ("medium", "high", "overlap"): "high", ("low", "low", "blackout"): "high", ("medium", "low", "blackout"): "high",
+}
+
+
+def test_the_risk_table_weighs_schedule_conflicts(start, client, people):
+    Api(client, people).call("POST", "/api/blackouts", as_="change-owner", expect=201, json_body={
+        "starts_at": "2026-02-01T00:00:00Z", "ends_at": "2026-02-08T00:00:00Z", "reason": "Month-end close",
+        "service": "billing"})
+    first = start("normal_change", as_="change-practitioner", data=REQUEST)
+    first.expect_data(risk="low", schedule_conflicts=[])
+    for (impact, likelihood, conflict), risk in SCHEDULED_RISK.items():
+        window = ({"planned_start": "2026-01-12T10:00:00Z", "planned_end": "2026-01-12T11:00:00Z"}
+                  if conflict == "overlap" else
+                  {"planned_start": "2026-02-02T10:00:00Z", "planned_end": "2026-02-02T11:00:00Z"})
+        run = start("normal_change", as_="change-practitioner",
+                    data={**REQUEST, "impact": impact, "likelihood": likelihood, **window})
         run.expect_data(risk=risk)
+        assert conflict in [found["kind"] for found in run.data["schedule_conflicts"]], run.data
         run.expect_tasks({"assess_change": "change-manager"})
 
 
@@ -227,5 +252,7 @@ def test_only_the_start_lane_may_start_a_process(client, people, shipped, proces
         if user != starter:
             problem = ProcessRun.refused(client, people, process, as_=user, data=data, expect=403)
             assert problem["status"] == 403
+    if process == "release":  # the change it carries must exist and be open
+        ProcessRun(client, people, "normal_change", as_="change-practitioner", data=REQUEST)
     run = ProcessRun(client, people, process, as_=starter, data=data)
     assert run.business_key.startswith("REL-" if process == "release" else "CHG-")

@@ -66,6 +66,18 @@ def change_form(http: Any, clock: Any) -> dict[str, Any]:
     return {name: value[:16] if name.startswith("planned_") else value for name, value in data.items()}
 
 
+def a_service(http: Any, clock: Any) -> dict[str, Any]:
+    name = f"service-{next(_names)}"
+    assert http.post("/api/services", "admin", {"name": name}).status_code == 201
+    return {"name": name}
+
+
+def a_blackout(http: Any, clock: Any) -> dict[str, Any]:
+    response = http.post("/api/blackouts", "admin", {"starts_at": "2027-01-01T00:00:00Z",
+                                                     "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"})
+    return {"blackout_id": response.get_json()["id"]}
+
+
 @dataclass(frozen=True)
 class Row:
     method: str
@@ -142,6 +154,16 @@ MATRIX = [
     Row("POST", "/studio/<string:key>/deploy", expect(403, 403, 422, 422, 403), path_values={"key": "normal_change"}),
     Row("POST", "/studio/<string:key>/forms/preview", expect(403, 403, 422, 422, 403),
         path_values={"key": "normal_change"}),
+    Row("GET", "/schedule", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/services", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/services", expect(403, 403, 302, 302, 403), a_name, {"name": "{name}"}),
+    Row("POST", "/services/<string:name>/delete", expect(403, 403, 302, 302, 403), a_service),
+    Row("POST", "/blackouts", expect(403, 403, 302, 302, 403), form={
+        "starts_at": "2027-01-01T00:00", "ends_at": "2027-01-02T00:00", "reason": "Freeze"}),
+    Row("POST", "/blackouts/<int:blackout_id>/delete", expect(403, 403, 302, 302, 403), a_blackout),
+    Row("POST", "/schedule-policies", expect(403, 403, 302, 302, 403),
+        form={"process_key": "normal_change", "lead_time_hours": "0"}),
+    Row("POST", "/calendar-feeds", expect(302, 302, 302, 302, 302), form={}),
 ]
 
 
