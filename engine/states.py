@@ -70,3 +70,7 @@ class EventType(StrEnum):
     EXTERNAL_TASK_FAILED = "external_task_failed"
     MIGRATED = "migrated"  # the schema was migrated (from the command line), by whom and between which revisions
     NOTE = "note"  # a work note: a person's comment kept in the trail
+    # Written by the CAB package (cab/) through its services and commands; the engine only stores them.
+    CAB_OPENED = "cab.opened"  # a change went to the CAB: the rule, the seats and the deadline
+    CAB_DECIDED = "cab.decided"  # the CAB vote closed: outcome, tally, who decided (the rule or the chair)
+    CAB_RULE_SET = "cab.rule_set"  # an owner set a change model's CAB rule
