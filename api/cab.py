@@ -11,7 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from api.auth import protect
 from api.extension import changeflow, principal
 from api.responses import problems
-from api.schemas import KEY, PRACTICE
+from api.schemas import PRACTICE
 from cab.agenda import agenda
 from cab.commands import (
     MAX_COMMENT,
@@ -34,6 +34,7 @@ blp = protect(Blueprint("cab", __name__, url_prefix="/api/cab",
                         description="The change advisory board: agenda, recorded outcomes, and CAB rules."))
 
 AGENDA_ROLES = (Role.CAB, Role.MANAGER, Role.OWNER)
+MAX_MODELS = 200  # rules are listed for at most this many process models (the largest page the API serves)
 
 
 class AgendaArgs(Schema):
@@ -127,8 +128,8 @@ def agenda_practices(caller: Principal, practice: str | None) -> tuple[str, ...]
 def rules_of(caller: Principal) -> list[RuleView]:
     """The CAB rule of every process model the caller may see (the defaults where the owner set none)."""
     cf = changeflow()
-    with cf.database.transaction() as session:
-        models = Store(session).list_models(caller.visible_practices(), PageRequest(1, 1000)).items
+    models = cf.engine.list_models(caller.visible_practices(), PageRequest(1, MAX_MODELS)).items
+    with cf.database.snapshot() as session:
         cab = CabStore(session)
         rules = []
         for model in models:
@@ -151,7 +152,7 @@ class Agenda(MethodView):
         owners of a practice (and admins) may read its agenda.
         """
         practices = agenda_practices(principal(), args.get("practice"))
-        with changeflow().database.transaction() as session:
+        with changeflow().database.snapshot() as session:
             return agenda(Store(session), practices, start=args.get("start"), end=args.get("end"))
 
 
@@ -182,17 +183,16 @@ class Rules(MethodView):
         return rules_of(principal())
 
 
-@blp.route("/rules/<string:process_key>")
+@blp.route("/rules/<process_key:key>")
 class Rule(MethodView):
     @blp.arguments(RuleRequestSchema)
     @blp.response(200, RuleSchema)
     @problems(blp, 403, 404, 422)
-    def put(self, body: dict[str, Any], process_key: str) -> Any:
+    def put(self, body: dict[str, Any], key: str) -> Any:
         """Set the CAB rule of a change model (its process model key); the model's next CAB reviews use it.
 
         Only the process owner of the model's practice (or an admin) may.
         """
-        KEY(process_key)
-        command = SetCabRule(process_key, body["quorum"], body["decision_rule"], body["vote_hours"])
+        command = SetCabRule(key, body["quorum"], body["decision_rule"], body["vote_hours"])
         return changeflow().engine.run(command, actor=principal().username,
                                        authorize=authorizer(principal(), Action.SET_CAB_RULES))

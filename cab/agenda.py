@@ -34,8 +34,6 @@ def agenda(store: Store, practices: Sequence[str] | None, *, start: datetime | N
         for task_id, _user, _at, submitted in store.submissions(row.id, VOTE_TASK):
             if task_id not in earlier and submitted.get(VOTE_FIELD) in votes:
                 votes[submitted[VOTE_FIELD]] += 1
-        open_votes = [task for task in store.live_tasks(row.id) if task.element_id == VOTE_TASK]
-        deadlines = [task.due_at for task in open_votes if task.due_at is not None]
         conflicts = data.get("schedule_conflicts")
         items.append(AgendaItem(
             instance_id=row.id, business_key=row.business_key, process_key=row.process_key, practice=row.practice,
@@ -44,7 +42,7 @@ def agenda(store: Store, practices: Sequence[str] | None, *, start: datetime | N
             service=_text(data.get("affected_service")), planned_start=_text(data.get("planned_start")),
             planned_end=_text(data.get("planned_end")), seats=int(review.get("seats") or 0),
             quorum=int(review.get("quorum") or 0), decision_rule=str(review.get("decision_rule") or ""),
-            votes=votes, deadline=min(deadlines) if deadlines else None,
+            votes=votes, deadline=_moment(review.get("closes_at")),
         ))
     far = datetime.max.replace(tzinfo=UTC)
     return sorted(items, key=lambda item: (_moment(item.planned_start) or far, item.business_key))

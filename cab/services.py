@@ -10,6 +10,7 @@ meeting's outcome, which then is the decision.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from cab.rules import Ballot, Outcome, Vote, tally
@@ -38,9 +39,11 @@ def cab_open_vote(context: ServiceContext, vote_task: str) -> dict[str, Any]:
     earlier = [submission.task_id for submission in context.submissions(vote_task)]
     review = {"vote_task": vote_task, "process_key": own.process_key, "quorum": rule.quorum,
               "decision_rule": rule.decision_rule.value, "deadline": rule.deadline, "seats": len(members),
-              "members": members, "opened_at": context.now.isoformat(), "earlier_votes": earlier}
+              "members": members, "opened_at": context.now.isoformat(),
+              "closes_at": (context.now + timedelta(hours=rule.vote_hours)).isoformat(), "earlier_votes": earlier}
     context.record_event(context.business_key, EventType.CAB_OPENED,
-                         {key: review[key] for key in ("quorum", "decision_rule", "deadline", "seats", "members")})
+                         {key: review[key] for key in ("quorum", "decision_rule", "deadline", "closes_at", "seats",
+                                                        "members")})
     return review
 
 

@@ -62,6 +62,10 @@ ROUTES = [
     ("POST", "/api/role-assignments"),
     ("DELETE", "/api/role-assignments/<id:assignment_id>"),
     ("GET", "/healthz"),
+    ("GET", "/api/cab/agenda"),
+    ("POST", "/api/cab/decisions"),
+    ("GET", "/api/cab/rules"),
+    ("PUT", "/api/cab/rules/<process_key:key>"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]

@@ -40,7 +40,8 @@ def vote(run: ProcessRun, voter: str, ballot: str, *, expect: int = 200, mention
         raise StepFailed(f"no CAB vote of {run.business_key} in the task list of {voter}")
     task = (mine or open_votes)[0]
     body = run.api.call("POST", f"/api/tasks/{task['id']}/complete", as_=voter, expect=expect,
-                        step=f"{voter} votes {ballot}", json_body={"data": {"cab_vote": ballot, "cab_comment": comment}})
+                        step=f"{voter} votes {ballot}",
+                        json_body={"data": {"cab_vote": ballot, "cab_comment": comment}})
     if mentions is not None:
         assert mentions.lower() in body["detail"].lower(), body
     run.history.append(f"{voter} votes {ballot}")
@@ -62,7 +63,8 @@ def test_a_high_risk_change_opens_one_vote_per_cab_member_and_all_approving_auth
     run.expect_tasks({"cab_vote": set(cab)})
     assert len([t for t in run.open_tasks() if t["element_id"] == "cab_vote"]) == 3
     assert cab_events(run, "cab.opened") == [{"source": run.business_key, "quorum": 2, "decision_rule": "any_reject",
-                                              "deadline": "PT72H", "seats": 3, "members": cab}]
+                                              "deadline": "PT72H", "closes_at": "2026-01-08T09:00:00+00:00",
+                                              "seats": 3, "members": cab}]
     for member in cab:
         vote(run, member, "approve")
     run.expect_data(authorized=True, authorization_decision="authorize")
