@@ -12,6 +12,7 @@ from api.auth import protect
 from api.extension import changeflow, principal
 from api.responses import problems
 from api.schemas import PRACTICE
+from cab.access import agenda_practices, rule_views
 from cab.agenda import agenda
 from cab.commands import (
     MAX_COMMENT,
@@ -23,17 +24,13 @@ from cab.commands import (
     SetCabRule,
 )
 from cab.rules import DecisionRule
-from cab.store import CabStore
 from cab.views import RuleView
 from engine.store import PageRequest, Store
-from engine.views import ProcessFacts
-from roles.errors import Denied
-from roles.policy import Action, Principal, Role, authorizer, check
+from roles.policy import Action, Principal, authorizer
 
 blp = protect(Blueprint("cab", __name__, url_prefix="/api/cab",
                         description="The change advisory board: agenda, recorded outcomes, and CAB rules."))
 
-AGENDA_ROLES = (Role.CAB, Role.MANAGER, Role.OWNER)
 MAX_MODELS = 200  # rules are listed for at most this many process models (the largest page the API serves)
 
 
@@ -112,31 +109,12 @@ class RuleSchema(Schema):
     updated_at = fields.DateTime(allow_none=True)
 
 
-def agenda_practices(caller: Principal, practice: str | None) -> tuple[str, ...] | None:
-    """The practices whose agenda the caller may read (None: all), narrowed to ``practice`` when given."""
-    if practice is not None:
-        check(caller, Action.VIEW_CAB_AGENDA, ProcessFacts("", practice))
-        return (practice,)
-    if caller.is_admin:
-        return None
-    practices = tuple(sorted({p for role, p in caller.grants if role in AGENDA_ROLES}))
-    if not practices:
-        raise Denied("Only CAB members, managers and owners (or an admin) may see the CAB agenda.")
-    return practices
-
-
 def rules_of(caller: Principal) -> list[RuleView]:
     """The CAB rule of every process model the caller may see (the defaults where the owner set none)."""
     cf = changeflow()
     models = cf.engine.list_models(caller.visible_practices(), PageRequest(1, MAX_MODELS)).items
     with cf.database.snapshot() as session:
-        cab = CabStore(session)
-        rules = []
-        for model in models:
-            row = cab.rule_row(model.key)
-            rules.append(RuleView.of(row, model.practice) if row is not None
-                         else RuleView.default(model.key, model.practice))
-        return rules
+        return rule_views(session, models)
 
 
 @blp.route("/agenda")

@@ -49,7 +49,7 @@ class SetCabRule:
         if not 1 <= self.vote_hours <= MAX_VOTE_HOURS:
             errors["vote_hours"] = [f"Give a number of hours from 1 to {MAX_VOTE_HOURS}."]
         if errors:
-            raise InvalidInput("The CAB rule is not valid.", errors=errors)
+            raise InvalidInput(f"The CAB rule is not valid: {_listed(errors)}", errors=errors)
         row = ctx.session.get(CabRuleRow, model.key)
         if row is None:
             row = CabRuleRow(process_key=model.key)
@@ -111,4 +111,10 @@ class RecordCabOutcomes:
             if decision.comment is not None and len(decision.comment) > MAX_COMMENT:
                 errors[f"decisions.{index}.comment"] = [f"Use at most {MAX_COMMENT} characters."]
         if errors:
-            raise InvalidInput("The meeting's outcomes are not valid; nothing was recorded.", errors=errors)
+            raise InvalidInput(f"The meeting's outcomes are not valid; nothing was recorded: {_listed(errors)}",
+                               errors=errors)
+
+
+def _listed(errors: dict[str, list[str]]) -> str:
+    """Field errors in one sentence, for pages that show only the detail."""
+    return "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.items())
