@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from cab.rules import Ballot, CabRule, DecisionRule, Outcome, Vote, tally
 
+from cab.rules import Ballot, CabRule, DecisionRule, Outcome, Vote, tally
 
 A, R, X = Ballot.APPROVE, Ballot.REJECT, Ballot.ABSTAIN
 
