@@ -23,8 +23,8 @@ class Role(StrEnum):
     OWNER = "owner"  # accountable: edits diagrams and policies, approves high-risk changes
     MANAGER = "manager"  # runs the process day to day, authorizes changes
     PRACTITIONER = "practitioner"  # does the work
-    CAB = "cab"  # a member of the practice's change advisory board: votes on high-risk changes
     ADMIN = "admin"  # configures users and roles (global)
+    CAB = "cab"  # a member of the practice's change advisory board: votes on high-risk changes
 
     @property
     def description(self) -> str:

@@ -40,7 +40,8 @@ def at_the_cab(live: LiveApp, title: str, service: str, start: str) -> str:
             "backout_plan": "Roll back.", "test_plan": "Smoke tests."}
     instance = live.api("POST", "/instances", "change-practitioner", json={"process": "normal_change", "data": data})
     [task] = [t for t in instance["tasks"] if t["element_id"] == "assess_change"]
-    live.api("POST", f"/tasks/{task['id']}/complete", "change-manager", json={"data": {"assessment_decision": "accept"}})
+    live.api("POST", f"/tasks/{task['id']}/complete", "change-manager",
+             json={"data": {"assessment_decision": "accept"}})
     return instance["business_key"]
 
 
