@@ -28,6 +28,7 @@ import migrations
 import web
 from api import cli
 from api.extension import EXTENSION, Changeflow
+from cab import register_cab_services
 from engine import SYSTEM_ACTOR, Database, Engine
 from engine.catalog import deploy_folder
 from engine.runtime import TIME_BUDGET
@@ -123,7 +124,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     engine = Engine(database, lane_roles=role_for_lane, clock=app.config["CHANGEFLOW_CLOCK"],
                     find_form=forms.get, script_time_limit=app.config["CHANGEFLOW_SCRIPT_TIME_LIMIT"],
                     command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"],
-                    services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES,
+                    services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES,
                     choice_lists=choice_lists)
     app.extensions[EXTENSION] = Changeflow(database, engine)
     api.init_app(app)

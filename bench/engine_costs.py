@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cab import register_cab_services
 from engine import CompleteTask, Database, DeployVersion, Engine, StartInstance
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from migrations import upgrade
@@ -79,7 +80,8 @@ def main() -> None:
     url = f"sqlite:///{directory / 'engine_costs.db'}"
     upgrade(url)
     database = Database(url)
-    engine = Engine(database, lane_roles=role_for_lane, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+    engine = Engine(database, lane_roles=role_for_lane, services=register_cab_services(itsm_services()),
+                    business_keys=BUSINESS_KEY_PREFIXES)
     engine.run(DeployVersion("two_tasks", "change", BPMN, forms=FORMS), actor="owner")
 
     starts, approvals, implementations = [], [], []

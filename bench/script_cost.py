@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.common import calibration_ms, machine
+from cab import register_cab_services
 from engine import Database, Engine, FakeClock
 from engine.sandbox import SandboxEnvironment
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
@@ -71,7 +72,7 @@ def _command_figures(calls: int) -> dict[str, dict[str, float]]:
         url = f"sqlite:///{Path(folder) / 'bench.db'}"
         migrations.upgrade(url)
         engine = Engine(Database(url), lane_roles=role_for_lane, clock=FakeClock(),
-                        services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                        services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES)
         deploy(engine, diagram(start_event() + script_task("work", SCRIPT) + end_event()
                                + flows("start", "work", "end")), forms={})
         figures = {"StartInstance with one script task": _per_call_ms(

@@ -25,6 +25,7 @@ from bench.common import (
     progress,
     summary,
 )
+from cab import register_cab_services
 from engine import CompleteTask, Database, DeployVersion, Engine, StartInstance
 from engine.models import ProcessInstance
 from forms import FormDefinition
@@ -41,7 +42,7 @@ def _engine(url: str) -> Engine:
     forms = json.loads((WORKLOADS / "forms.json").read_text())
     definitions = {key: FormDefinition.from_dict(key, value) for key, value in forms.items()}
     return Engine(Database(url), lane_roles=role_for_lane, find_form=definitions.get,
-                  services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                  services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES)
 
 
 def _state_size(engine: Engine, instance_id: int) -> int:

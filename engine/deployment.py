@@ -534,8 +534,8 @@ class _Checker:
         if lane is None:
             return
         if self.lane_roles(lane) is None:
-            self.problem(f"The lane '{lane}' maps to no role; name it Process Owner, Process Manager or "
-                         "Practitioner.", element_id)
+            self.problem(f"The lane '{lane}' maps to no role; name it Process Owner, Process Manager, "
+                         "Practitioner or Change Advisory Board.", element_id)
 
     def _check_form(self, element_id: str, form_key: str | None, forms: dict[str, dict[str, Any]]) -> None:
         if not form_key or form_key in forms:

@@ -37,6 +37,17 @@ class InstanceSnapshot:
     practice: str
     status: InstanceStatus
     data: dict[str, Any]
+    started_by: str | None = None  # the requester
+
+
+@dataclass(frozen=True)
+class Submission:
+    """One completion of a user task: who, when, and the form data."""
+
+    task_id: str
+    completed_by: str
+    completed_at: datetime
+    data: dict[str, Any]
 
 
 class ServiceContext:
@@ -85,7 +96,23 @@ class ServiceContext:
         row = self._store.instance_by_business_key(business_key)
         if row is None or not self.reaches(row.practice):
             return None
-        return InstanceSnapshot(row.business_key, row.process_key, row.practice, row.status, dict(row.data))
+        return InstanceSnapshot(row.business_key, row.process_key, row.practice, row.status, dict(row.data),
+                                row.started_by)
+
+    @property
+    def session(self) -> Session:
+        """The command's session, for services of packages that own their own tables (their queries live in
+        those packages, as ``roles`` does); the engine's tables stay behind the methods of this class."""
+        return self._store.session
+
+    def submissions(self, element_id: str) -> list[Submission]:
+        """What people submitted on the user task ``element_id`` of the calling instance, one per completed
+        task (each instance of a multi-instance task), in order of completion."""
+        row = self._store.instance_by_business_key(self.business_key)
+        if row is None:
+            return []
+        return [Submission(task_id, user, at, data)
+                for task_id, user, at, data in self._store.submissions(row.id, element_id)]
 
     def record_event(self, business_key: str, type: EventType, data: dict[str, Any]) -> None:
         """Append an event to another instance's audit trail, in this command's transaction."""

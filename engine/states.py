@@ -71,3 +71,7 @@ class EventType(StrEnum):
     MIGRATED = "migrated"  # the schema was migrated (from the command line), by whom and between which revisions
     NOTE = "note"  # a work note: a person's comment kept in the trail
     VERSION_CHANGED = "version_changed"  # an instance was migrated to another version of its process
+    # Written by the CAB package (cab/) through its services and commands; the engine only stores them.
+    CAB_OPENED = "cab.opened"  # a change went to the CAB: the rule, the seats and the deadline
+    CAB_DECIDED = "cab.decided"  # the CAB vote closed: outcome, tally, who decided (the rule or the chair)
+    CAB_RULE_SET = "cab.rule_set"  # an owner set a change model's CAB rule

@@ -374,6 +374,30 @@ class Store:
                 result[element_id].append(user)
         return result
 
+    def submissions(self, instance_id: int, element_id: str) -> list[tuple[str, str, datetime, dict[str, Any]]]:
+        """The completed instances of one user task in this instance: (task id, completed by, when, the form
+        data submitted), in order of completion. Read from the task rows and their ``completed`` events, so
+        it holds even when the process moved on past the task (an interrupting timer)."""
+        statement = (select(HumanTask.id, HumanTask.completed_by, HumanTask.completed_at, Event.data)
+                     .join(Event, (Event.task_id == HumanTask.id) & (Event.type == EventType.COMPLETED))
+                     .where(HumanTask.instance_id == instance_id, HumanTask.element_id == element_id,
+                            HumanTask.status == TaskStatus.COMPLETED)
+                     .order_by(HumanTask.completed_at, Event.id))
+        return [(task_id, user or "", at, dict((data or {}).get("data") or {}))
+                for task_id, user, at, data in self.session.execute(statement)]
+
+    def instances_at_task(self, element_id: str, practices: Sequence[str] | None) -> list[ProcessInstance]:
+        """Instances with an open (or suspended) human task of ``element_id``, in ``practices`` (None: all),
+        oldest first: the records waiting at that step (a CAB vote, say)."""
+        if practices is not None and not practices:
+            return []
+        waiting = (select(HumanTask.instance_id)
+                   .where(HumanTask.element_id == element_id, HumanTask.status.in_(LIVE_TASK)))
+        statement = select(ProcessInstance).where(ProcessInstance.id.in_(waiting)).order_by(ProcessInstance.id)
+        if practices is not None and ALL_PRACTICES not in practices:
+            statement = statement.where(ProcessInstance.practice.in_(practices))
+        return list(self.session.scalars(statement))
+
     def tasks_of(self, instance_id: int) -> list[HumanTask]:
         """Every human task the instance ever had, in creation order (for its trail and diagram)."""
         statement = (select(HumanTask).where(HumanTask.instance_id == instance_id)

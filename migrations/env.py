@@ -5,11 +5,12 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from cab.models import metadata as cab_metadata
 from engine.models import metadata as engine_metadata
 from roles.models import metadata as roles_metadata
 from schedule.models import metadata as schedule_metadata
 
-target_metadata = [engine_metadata, roles_metadata, schedule_metadata]
+target_metadata = [engine_metadata, roles_metadata, schedule_metadata, cab_metadata]
 config = context.config
 
 

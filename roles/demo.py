@@ -1,4 +1,5 @@
-"""Demo users for a first start on an empty database: an admin and one user per role and practice."""
+"""Demo users for a first start on an empty database: an admin, one user per role and practice, and two
+members of change's CAB."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from roles import accounts
 from roles.policy import ALL_PRACTICES, PRACTICE_ROLES, Role
 
 DEMO_PRACTICES = ("change", "release")
+# Two CAB members of change, so that the default CAB quorum (two votes) can be met in a demo.
+DEMO_CAB = (("change-cab", "change"), ("change-cab-2", "change"))
 
 
 @dataclass(frozen=True)
@@ -26,7 +29,9 @@ def create_demo_users(session: Session, *, now: datetime) -> list[DemoUser]:
     plan: list[tuple[str, str, list[tuple[str, str]]]] = [("admin", "Demo admin", [(Role.ADMIN, ALL_PRACTICES)])]
     for practice in DEMO_PRACTICES:
         for role in PRACTICE_ROLES:
-            plan.append((f"{practice}-{role.value}", f"Demo {practice} {role.value}", [(role, practice)]))
+            if role is not Role.CAB:
+                plan.append((f"{practice}-{role.value}", f"Demo {practice} {role.value}", [(role, practice)]))
+    plan += [(username, f"Demo {practice} CAB member", [(Role.CAB, practice)]) for username, practice in DEMO_CAB]
     created = []
     for username, display_name, grants in plan:
         user = accounts.create_user(session, username, now=now, display_name=display_name)

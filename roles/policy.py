@@ -24,6 +24,7 @@ class Role(StrEnum):
     MANAGER = "manager"  # runs the process day to day, authorizes changes
     PRACTITIONER = "practitioner"  # does the work
     ADMIN = "admin"  # configures users and roles (global)
+    CAB = "cab"  # a member of the practice's change advisory board: votes on high-risk changes
 
     @property
     def description(self) -> str:
@@ -34,13 +35,15 @@ _DESCRIPTIONS = {
     Role.OWNER: "Process owner: accountable for the practice; deploys its diagrams and approves high-risk work.",
     Role.MANAGER: "Process manager: runs the practice day to day; assesses and authorizes.",
     Role.PRACTITIONER: "Practitioner: raises requests and does the work.",
+    Role.CAB: "CAB member: votes on the changes that go to the change advisory board (high risk, conflicts).",
     Role.ADMIN: "Administrator: manages users, tokens and role assignments (global).",
 }
-PRACTICE_ROLES = (Role.OWNER, Role.MANAGER, Role.PRACTITIONER)
+PRACTICE_ROLES = (Role.OWNER, Role.MANAGER, Role.PRACTITIONER, Role.CAB)
 _LANES = {
     "process owner": Role.OWNER, "owner": Role.OWNER,
     "process manager": Role.MANAGER, "manager": Role.MANAGER,
     "practitioner": Role.PRACTITIONER,
+    "cab": Role.CAB, "change advisory board": Role.CAB,
 }
 
 
@@ -71,6 +74,9 @@ class Action(StrEnum):
     VIEW_USER = "view user"  # a user's account and roles
     ADMINISTER = "administer"
     MIGRATE = "migrate"  # move running instances of a process to another of its versions
+    VIEW_CAB_AGENDA = "view cab agenda"  # the changes awaiting the CAB of a practice
+    CHAIR_CAB = "chair cab"  # record a CAB meeting's outcome for changes of a practice
+    SET_CAB_RULES = "set cab rules"  # the quorum and decision rule of a process model's CAB
 
 
 # -- the facts a rule reads ------------------------------------------------------------------------------
@@ -290,6 +296,25 @@ def _administer(principal: Principal, facts: Facts) -> None:
 def _migrate(principal: Principal, facts: InPractice) -> None:
     if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
         raise Denied(f"Only the process owner of {facts.practice} (or an admin) may migrate its instances.")
+def _view_cab_agenda(principal: Principal, facts: InPractice) -> None:
+    if not (principal.is_admin or any(principal.holds(role, facts.practice)
+                                      for role in (Role.CAB, Role.MANAGER, Role.OWNER))):
+        raise Denied(f"Only CAB members, managers and owners of {facts.practice} (or an admin) may see its CAB "
+                     "agenda.")
+
+
+def _chair_cab(principal: Principal, facts: InPractice) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.MANAGER, facts.practice)
+            or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the chair of the CAB of {facts.practice} (a manager or owner of the practice, or an "
+                     "admin) may record its outcomes.")
+
+
+def _set_cab_rules(principal: Principal, facts: InPractice) -> None:
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the process owner of {facts.practice} (or an admin) may set the CAB rules of its "
+                     "change models.")
 
 
 # The action decides which facts come with it, so the table can only say "some facts" (Any) for its values.
@@ -309,4 +334,7 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.VIEW_USER: _view_user,
     Action.ADMINISTER: _administer,
     Action.MIGRATE: _migrate,
+    Action.VIEW_CAB_AGENDA: _view_cab_agenda,
+    Action.CHAIR_CAB: _chair_cab,
+    Action.SET_CAB_RULES: _set_cab_rules,
 }

@@ -28,6 +28,7 @@ from sqlalchemy import MetaData, create_engine, text
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
 
+from cab import register_cab_services
 from engine import Database, Engine, FakeClock
 from engine.specs import SpecCache
 from forms import load_form_directory
@@ -271,10 +272,10 @@ def shipped_forms() -> dict:
 
 @pytest.fixture
 def engine(database: Database, clock: FakeClock, shipped_forms: dict) -> Engine:
-    """The engine wired as the app wires it (ITSM business keys and services), without Flask."""
+    """The engine wired as the app wires it (ITSM business keys, ITSM and CAB services), without Flask."""
     return Engine(database, lane_roles=role_for_lane, clock=clock, find_form=shipped_forms.get,
-                  script_time_limit=1.0, services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES,
-                  choice_lists=choice_lists)
+                  script_time_limit=1.0, services=register_cab_services(itsm_services()),
+                  business_keys=BUSINESS_KEY_PREFIXES, choice_lists=choice_lists)
 
 
 # -- the HTTP API -------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@ BROKEN = document("broken", (
     '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="orphan"/>\n'
     '<bpmn:sequenceFlow id="f2" sourceRef="orphan" targetRef="cab_review"/>\n'
     '<bpmn:sequenceFlow id="f3" sourceRef="cab_review" targetRef="end"/>\n'
-), lanes=('<bpmn:laneSet id="lanes"><bpmn:lane id="lane_cab" name="Change Advisory Board">'
+), lanes=('<bpmn:laneSet id="lanes"><bpmn:lane id="lane_cab" name="Steering Committee">'
           "<bpmn:flowNodeRef>cab_review</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>\n"))
 
 # Waits for the message 'approval', correlated on change_ref (MESSAGES), then records the answer.

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from cab.models import metadata as cab_metadata
 from engine import Engine, FakeClock
 from engine.models import metadata as engine_metadata
 from roles.models import metadata as roles_metadata
@@ -15,7 +16,8 @@ from roles.models import metadata as roles_metadata
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_FIELDS = {"type", "title", "status", "detail"}
 ANONYMOUS = None
-TABLES = {table.name: table for metadata in (engine_metadata, roles_metadata) for table in metadata.sorted_tables}
+TABLES = {table.name: table for metadata in (engine_metadata, roles_metadata, cab_metadata)
+          for table in metadata.sorted_tables}
 # The tables a command writes: a failed request must leave every one of them as it was.
 COMMAND_TABLES = ("process_model", "process_version", "process_instance", "human_task", "task_exclusion",
                   "event", "incident", "message_subscription", "business_key_sequence")

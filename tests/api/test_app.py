@@ -45,7 +45,7 @@ def test_the_embedded_server_settings_create_demo_users_once(database_url, capsy
     second = create_app(settings)
 
     try:
-        assert "Changeflow demo users" in printed and printed.count(" cf_") == 7
+        assert "Changeflow demo users" in printed and printed.count(" cf_") == 9
         assert capsys.readouterr().out == ""  # the second start finds users and prints nothing
         with first.extensions["changeflow"].database.snapshot() as session:
             assert sorted(user.username for user in accounts.list_users(session)[0]) == [

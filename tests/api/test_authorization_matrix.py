@@ -106,6 +106,16 @@ def an_assignment(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"assignment_id": response.get_json()["id"]}
 
 
+def a_change_at_the_cab(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A high-risk normal change awaiting the CAB (whose one member is 'nobody')."""
+    http.post("/api/role-assignments", "admin", {"user": "nobody", "role": "cab", "practice": "change"})
+    instance = http.start_change(clock, user="change-practitioner-2", impact="high", likelihood="high")
+    task = http.open_task(instance["id"], "assess_change")
+    http.complete(task["id"], "change-manager", {"assessment_decision": "accept"})
+    http.open_task(instance["id"], "cab_vote")
+    return {"business_key": instance["business_key"]}
+
+
 def change_data(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     return {"data": change_request(clock)}
 
@@ -265,6 +275,14 @@ MATRIX = [
         {"change_keys": ["{change_key}"]}),
     Row("POST", "/api/changes/<string:business_key>/reschedule", expect(403, 200, 200, 200, 404),
         an_authorized_change, {"planned_start": "2027-02-01T10:00:00Z", "planned_end": "2027-02-01T11:00:00Z"}),
+    # The CAB (issue 14): CAB members, managers and owners read the agenda (release-manager reads release's);
+    # the chair (a manager or owner of the practice) records outcomes; owners set their models' rules.
+    Row("GET", "/api/cab/agenda", expect(403, 200, 200, 200, 200)),
+    Row("POST", "/api/cab/decisions", expect(403, 200, 200, 200, 404), a_change_at_the_cab,
+        {"decisions": [{"business_key": "{business_key}", "outcome": "approved", "comment": "Agreed."}]}),
+    Row("GET", "/api/cab/rules", expect(200, 200, 200, 200, 200)),
+    Row("PUT", "/api/cab/rules/<process_key:key>", expect(403, 403, 200, 200, 403),
+        body={"quorum": 2, "decision_rule": "majority", "vote_hours": 24}, path_values={"key": "normal_change"}),
 ]
 
 

@@ -82,6 +82,10 @@ ROUTES = [
     ("GET", "/api/releases/<string:business_key>/changes"),
     ("PUT", "/api/releases/<string:business_key>/changes"),
     ("POST", "/api/changes/<string:business_key>/reschedule"),
+    ("GET", "/api/cab/agenda"),
+    ("POST", "/api/cab/decisions"),
+    ("GET", "/api/cab/rules"),
+    ("PUT", "/api/cab/rules/<process_key:key>"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]

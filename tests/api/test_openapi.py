@@ -225,3 +225,11 @@ def test_rules_json_schema_cannot_state_are_in_the_descriptions(spec):
     assert "keeps its own" in description("DeployRequest", "practice")
     assert "forms.<key>" in description("DeployRequest", "forms")
     assert "must be for '*'" in description("RoleAssignmentCreate", "practice")
+
+
+def test_the_cab_routes_are_documented_with_their_bodies(spec):
+    assert {"/api/cab/agenda", "/api/cab/decisions", "/api/cab/rules", "/api/cab/rules/{key}"} <= spec["paths"].keys()
+    agenda_parameters = {parameter["name"] for parameter in spec["paths"]["/api/cab/agenda"]["get"]["parameters"]}
+    assert {"from", "to", "practice"} <= agenda_parameters
+    assert set(_body_schema(spec, "/api/cab/decisions")) == {"decisions"}
+    assert set(_body_schema(spec, "/api/cab/rules/{key}", "put")) == {"quorum", "decision_rule", "vote_hours"}

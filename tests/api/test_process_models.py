@@ -121,7 +121,7 @@ def test_a_broken_diagram_is_422_listing_every_problem_and_stores_nothing(app, h
                                                                                       ("cab_review", 8)]
     assert all(set(problem) == {"element_id", "message", "line"} for problem in body["errors"])
     assert "The form 'no/such-form' does not exist" in body["errors"][0]["message"]
-    assert "'Change Advisory Board' maps to no role" in body["errors"][1]["message"]
+    assert "'Steering Committee' maps to no role" in body["errors"][1]["message"]
     assert rows(app) == before
 
 

@@ -111,16 +111,16 @@ def test_the_default_role_is_chosen_at_deploy(engine):
 def test_a_default_role_that_is_no_role_is_refused(engine):
     bpmn = diagram(start_event() + user_task("approve") + end_event() + flows("start", "approve", "end"))
 
-    [(_element, _line, message)] = problems_of(engine, bpmn, default_role="cab")
-    assert "'cab' is not a role" in message
+    [(_element, _line, message)] = problems_of(engine, bpmn, default_role="board")
+    assert "'board' is not a role" in message
 
 
 def test_a_user_task_in_a_lane_that_maps_to_no_role_is_refused(engine):
     bpmn = diagram(start_event() + user_task("review") + end_event() + flows("start", "review", "end"),
-                   {"Change Advisory Board": ["review"]})
+                   {"Steering Committee": ["review"]})
 
     [(element_id, line, message)] = problems_of(engine, bpmn)
-    assert element_id == "review" and "'Change Advisory Board' maps to no role" in message
+    assert element_id == "review" and "'Steering Committee' maps to no role" in message
     assert line == line_of(bpmn, 'id="review"')
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from cab import register_cab_services
 from engine import ClaimTask, CompleteTask, Conflict, Database, Engine, FakeClock
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
 from roles.policy import role_for_lane
@@ -12,7 +13,7 @@ from roles.policy import role_for_lane
 
 def _engine(url: str, now: datetime) -> Engine:
     return Engine(Database(url), lane_roles=role_for_lane, clock=FakeClock(now), script_time_limit=1.0,
-                  services=itsm_services(), business_keys=BUSINESS_KEY_PREFIXES)
+                  services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES)
 
 
 def complete_task(url: str, now: datetime, task_id: str, actor: str, data: dict[str, Any], barrier: Any) -> str:

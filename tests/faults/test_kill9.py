@@ -18,6 +18,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from cab import register_cab_services
 from engine import Database, Engine, StartInstance
 from engine.models import Event, HumanTask, Incident, ProcessInstance
 from engine.runtime import LiveWorkflow
@@ -103,7 +104,7 @@ class Burst:
 
 def check_consistency(url: str) -> dict[str, Any]:
     """Saved state, task rows and events agree for every instance; returns what it found."""
-    engine = Engine(Database(url), lane_roles=role_for_lane, services=itsm_services(),
+    engine = Engine(Database(url), lane_roles=role_for_lane, services=register_cab_services(itsm_services()),
                     business_keys=BUSINESS_KEY_PREFIXES)
     try:
         with engine.database.snapshot() as session:
@@ -174,8 +175,8 @@ def test_killing_the_server_mid_burst_loses_nothing_acknowledged(fresh_database_
 
 def test_killing_timer_workers_mid_pass_fires_every_timer_exactly_once(fresh_database_url):
     prepare_database(fresh_database_url)
-    engine = Engine(Database(fresh_database_url), lane_roles=role_for_lane, services=itsm_services(),
-                    business_keys=BUSINESS_KEY_PREFIXES)
+    engine = Engine(Database(fresh_database_url), lane_roles=role_for_lane,
+                    services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES)
     from tests.engine.support import deploy
 
     deploy(engine, WAKE_UP, key="wake_up", forms={})

@@ -53,10 +53,13 @@ def test_low_risk_change_is_assessed_authorized_by_the_manager_implemented_and_c
     )
 
 
-def test_high_risk_change_is_authorized_by_the_owner(start):
+def test_high_risk_change_is_authorized_by_the_owner_when_the_cab_has_no_quorum(start):
+    # A high-risk change goes to the CAB; this practice has no CAB members, so the vote has no seats, closes
+    # at once without its quorum, and escalates to the owner (tests/processes/test_normal_change_cab.py votes).
     run = start("normal_change", as_="change-practitioner", data=HIGH_RISK_REQUEST)
     run.expect_data(risk="high")
     run.complete("assess_change", as_="change-manager", assessment_decision="accept")
+    assert run.data["cab_result"]["outcome"] == "no_quorum"
 
     run.expect_tasks({"authorize_high_risk_change": "change-owner"})
     run.complete("authorize_high_risk_change", as_="change-manager", authorization_decision="authorize",
@@ -73,6 +76,8 @@ def test_high_risk_change_is_authorized_by_the_owner(start):
     run.expect_trail(
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
+        ("cab.opened", "change-manager"),
+        ("cab.decided", "change-manager"),
         ("completed", "change-owner", "authorize_high_risk_change"),
         ("timer_fired", "system", "wait_for_planned_start"),
         ("completed", "change-practitioner", "implement_change"),
@@ -196,11 +201,14 @@ def test_overdue_authorization_is_escalated_to_the_owner(start, request_data, au
     run.expect_status("completed")
     completions = [("completed", "change-owner", "escalate_overdue_authorization"),
                    ("completed", authorizer, authorize), ("timer_fired", "system", "wait_for_planned_start")]
+    cab: list[tuple[str, str]] = []
     if authorizer == "change-owner":  # authorized first: the planned start had passed, so it fired at once
         completions = completions[1:] + completions[:1]
+        cab = [("cab.opened", "change-manager"), ("cab.decided", "change-manager")]  # no CAB members: no quorum
     run.expect_trail(
         ("started", "change-practitioner"),
         ("completed", "change-manager", "assess_change"),
+        *cab,
         ("timer_fired", "system", timer),
         *completions,
         ("completed", "change-practitioner", "implement_change"),
@@ -332,9 +340,11 @@ def test_the_requester_may_not_authorize_their_own_change(start, client, people,
 
     run.complete(authorize, as_=authority, authorization_decision="authorize")
     run.expect_data(authorized=True)
+    cab = [("cab.opened", "change-manager"), ("cab.decided", "change-manager")] if grant == "owner:change" else []
     run.expect_trail(
         ("started", lead),
         ("completed", "change-manager", "assess_change"),
+        *cab,
         ("completed", authority, authorize),
         ("timer_fired", "system", "wait_for_planned_start"),
     )

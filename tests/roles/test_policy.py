@@ -134,6 +134,20 @@ CASES = [
     (Action.MIGRATE, Process(), who("manager:change"), (Denied, "Only the process owner of change (or an admin) "
                                                                "may migrate its instances")),
     (Action.MIGRATE, Process(), who("owner:release"), (Denied, "Only the process owner of change")),
+    # the CAB (issue 14): members, managers and owners read the agenda; the chair (a manager or owner) records
+    # outcomes; owners set their models' rules; a CAB member sees the practice's records
+    (Action.VIEW_CAB_AGENDA, Process(), who("cab:change"), None),
+    (Action.VIEW_CAB_AGENDA, Process(), who("manager:change"), None),
+    (Action.VIEW_CAB_AGENDA, Process(), ADMIN, None),
+    (Action.VIEW_CAB_AGENDA, Process(), who("practitioner:change"), (Denied, "Only CAB members, managers and owners")),
+    (Action.VIEW_CAB_AGENDA, Process(), who("cab:release"), (Denied, "of change")),
+    (Action.CHAIR_CAB, Instance(), who("manager:change"), None),
+    (Action.CHAIR_CAB, Instance(), who("owner:change"), None),
+    (Action.CHAIR_CAB, Instance(), who("cab:change"), (Denied, "Only the chair of the CAB of change")),
+    (Action.CHAIR_CAB, Instance(), who("manager:release"), (Hidden, "")),
+    (Action.SET_CAB_RULES, Process(), who("owner:change"), None),
+    (Action.SET_CAB_RULES, Process(), who("manager:change"), (Denied, "Only the process owner of change")),
+    (Action.VIEW_INSTANCE, Instance(), who("cab:change"), None),
 ]
 
 
@@ -208,12 +222,12 @@ def test_visible_practices_and_queues():
     ("Process Owner", "owner"), ("owner", "owner"), ("OWNER", "owner"),
     ("Process Manager", "manager"), ("  process   manager ", "manager"), ("Manager", "manager"),
     ("Practitioner", "practitioner"), ("practitioner", "practitioner"),
-    ("Change Advisory Board", None), ("Admin", None), ("", None), ("Process", None),
+    ("Change Advisory Board", "cab"), ("CAB", "cab"), ("Admin", None), ("", None), ("Process", None),
 ])
 def test_lane_names_map_to_roles_case_insensitively(lane, role):
     assert role_for_lane(lane) == role
 
 
 def test_the_roles_describe_themselves():
-    assert [role.value for role in Role] == ["owner", "manager", "practitioner", "admin"]
+    assert [role.value for role in Role] == ["owner", "manager", "practitioner", "admin", "cab"]
     assert all(role.description for role in Role)

@@ -61,6 +61,16 @@ def a_user(http: Any, clock: Any) -> dict[str, Any]:
     return {"username": name}
 
 
+def a_change_at_the_cab(http: Any, clock: Any) -> dict[str, Any]:
+    """The chair's form recording 'approved' for a high-risk change awaiting the CAB (its member: nobody)."""
+    http.post("/api/role-assignments", "admin", {"user": "nobody", "role": "cab", "practice": "change"})
+    instance = http.start_change(clock, user="change-practitioner-2", impact="high", likelihood="high")
+    http.complete(http.open_task(instance["id"], "assess_change")["id"], "change-manager",
+                  {"assessment_decision": "accept"})
+    key = instance["business_key"]
+    return {"business_key": key, f"outcome-{key}": "approved"}
+
+
 def change_form(http: Any, clock: Any) -> dict[str, Any]:
     data = change_request(clock)
     return {name: value[:16] if name.startswith("planned_") else value for name, value in data.items()}
@@ -164,6 +174,12 @@ MATRIX = [
     Row("POST", "/schedule-policies", expect(403, 403, 302, 302, 403),
         form={"process_key": "normal_change", "lead_time_hours": "0"}),
     Row("POST", "/calendar-feeds", expect(302, 302, 302, 302, 302), form={}),
+    # The CAB (issue 14): the agenda for CAB members, managers and owners; the chair records outcomes.
+    Row("GET", "/cab", expect(403, 200, 200, 200, 200)),
+    Row("POST", "/cab/decisions", expect(403, 302, 302, 302, 404), a_change_at_the_cab, form_from_setup=True),
+    Row("GET", "/cab/rules", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/cab/rules/<string:key>", expect(403, 403, 302, 302, 403),
+        form={"quorum": "2", "decision_rule": "majority", "vote_hours": "24"}, path_values={"key": "normal_change"}),
 ]
 
 

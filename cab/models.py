@@ -1,0 +1,36 @@
+"""The CAB package's own table: the CAB rule of each change model (process model key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Integer, MetaData, String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy_utc import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_N_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
+    type_annotation_map = {datetime: UtcDateTime()}
+
+
+class CabRuleRow(Base):
+    """The quorum, decision rule and vote deadline an owner set for one change model."""
+
+    __tablename__ = "cab_rule"
+
+    process_key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    quorum: Mapped[int] = mapped_column(Integer)
+    decision_rule: Mapped[str] = mapped_column(String(30))
+    vote_hours: Mapped[int] = mapped_column(Integer)
+    updated_by: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime]
