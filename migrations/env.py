@@ -5,10 +5,11 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
 from roles.models import metadata as roles_metadata
 
-target_metadata = [engine_metadata, roles_metadata]
+target_metadata = [engine_metadata, roles_metadata, catalog_metadata]
 config = context.config
 
 

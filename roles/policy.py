@@ -70,6 +70,8 @@ class Action(StrEnum):
     WORK_ON = "work on"  # may the named user be given this task (checked for the assignee of ASSIGN)
     VIEW_USER = "view user"  # a user's account and roles
     ADMINISTER = "administer"
+    VIEW_KPIS = "view kpis"  # a practice's process KPIs (owners and managers of it, admins)
+    MANAGE_CATALOG = "manage catalog"  # publish, retire and approve standard change templates (owners, admins)
 
 
 # -- the facts a rule reads ------------------------------------------------------------------------------
@@ -140,6 +142,13 @@ class UserFacts:
     """A user account someone wants to read."""
 
     username: str
+
+
+@dataclass(frozen=True)
+class PracticeFacts:
+    """A practice as a whole: its KPIs, its standard change catalog."""
+
+    practice: str
 
 
 @dataclass(frozen=True)
@@ -286,6 +295,20 @@ def _administer(principal: Principal, facts: Facts) -> None:
         raise Denied("Only an admin may manage users, tokens and role assignments.")
 
 
+def _view_kpis(principal: Principal, facts: InPractice) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)
+            or principal.holds(Role.MANAGER, facts.practice)):
+        raise Denied(f"Only an owner or manager of {facts.practice} (or an admin) may see its KPIs.")
+
+
+def _manage_catalog(principal: Principal, facts: InPractice) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the process owner of {facts.practice} (or an admin) may publish, retire or approve "
+                     "its standard change templates.")
+
+
 # The action decides which facts come with it, so the table can only say "some facts" (Any) for its values.
 _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.DEPLOY: _deploy,
@@ -302,4 +325,6 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.WORK_EXTERNAL: _work_external,
     Action.VIEW_USER: _view_user,
     Action.ADMINISTER: _administer,
+    Action.VIEW_KPIS: _view_kpis,
+    Action.MANAGE_CATALOG: _manage_catalog,
 }
