@@ -26,6 +26,8 @@ CLOSED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
 
 def _bucket(column: Any, periods: Sequence[Period]) -> ColumnElement[int]:
     """The index of the period ``column`` falls in (rows are already limited to the whole span)."""
+    if len(periods) == 1:
+        return literal(0)
     return case(*((column < period.end, index) for index, period in enumerate(periods[:-1])),
                 else_=literal(len(periods) - 1))
 
