@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from catalog.commands import (
     DEFAULT_MIN_SUCCESSES,
+    RAISE_FORM,
     ApproveCandidate,
     PublishTemplate,
     RaiseStandardChange,
@@ -17,5 +18,5 @@ from catalog.commands import (
 from catalog.queries import candidates, list_templates, template_versions
 from catalog.views import CandidateView, TemplateView
 
-__all__ = ["DEFAULT_MIN_SUCCESSES", "ApproveCandidate", "CandidateView", "PublishTemplate", "RaiseStandardChange",
+__all__ = ["DEFAULT_MIN_SUCCESSES", "RAISE_FORM", "ApproveCandidate", "CandidateView", "PublishTemplate", "RaiseStandardChange",
            "RetireTemplate", "TemplateContent", "TemplateView", "candidates", "list_templates", "template_versions"]

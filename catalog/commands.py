@@ -19,6 +19,7 @@ from catalog.views import TemplateView
 from catalog.windows import as_json, parse_windows
 from engine import CommandContext, Conflict, InvalidInput, NotFound, StartInstance
 from engine.views import InstanceView
+from forms import FormDefinition
 from roles.policy import PracticeFacts
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
@@ -26,6 +27,20 @@ RESERVED_KEYS = frozenset({"candidates"})  # /api/change-templates/candidates li
 RISKS = ("low", "medium", "high")
 STANDARD_CHANGE = "standard_change"
 DEFAULT_MIN_SUCCESSES = 3  # the maturity loop: how many successes make a normal change a template candidate
+
+
+# What a practitioner fills in to raise a standard change (the web page renders it; the template gives the rest).
+RAISE_FORM = FormDefinition.from_dict("catalog/raise", {
+    "title": "Raise a standard change",
+    "fields": [
+        {"name": "planned_start", "type": "date-time", "label": "Planned start", "required": True},
+        {"name": "planned_end", "type": "date-time", "label": "Planned end", "required": True},
+        {"name": "title", "type": "string", "label": "Title", "max_length": 200,
+         "description": "Leave empty to use the template's name."},
+        {"name": "notes", "type": "text", "label": "Specifics", "max_length": 20000,
+         "description": "What is particular to this change: hosts, tickets, contacts."},
+    ],
+})
 
 
 def _authorize(ctx: CommandContext, practice: str) -> None:

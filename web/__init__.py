@@ -23,6 +23,7 @@ from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
 from web import admin, auth, errors, pages
+from web import catalog, kpis
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 
@@ -112,7 +113,7 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     app.session_interface = auth.SessionInterface()
     blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.
-    for module in (auth, pages, admin):
+    for module in (auth, pages, admin, catalog, kpis):
         module.register(blp)
     errors.register(blp)
     blp.add_app_template_filter(when, "when")
