@@ -9,8 +9,19 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import NotFound
 
-from api import errors, external_tasks, health, instances, messages, people, process_models, requests, tasks
-from api import catalog, kpis
+from api import (
+    catalog,
+    errors,
+    external_tasks,
+    health,
+    instances,
+    kpis,
+    messages,
+    people,
+    process_models,
+    requests,
+    tasks,
+)
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 

@@ -18,5 +18,6 @@ from catalog.commands import (
 from catalog.queries import candidates, list_templates, template_versions
 from catalog.views import CandidateView, TemplateView
 
-__all__ = ["DEFAULT_MIN_SUCCESSES", "RAISE_FORM", "ApproveCandidate", "CandidateView", "PublishTemplate", "RaiseStandardChange",
-           "RetireTemplate", "TemplateContent", "TemplateView", "candidates", "list_templates", "template_versions"]
+__all__ = ["DEFAULT_MIN_SUCCESSES", "RAISE_FORM", "ApproveCandidate", "CandidateView", "PublishTemplate",
+           "RaiseStandardChange", "RetireTemplate", "TemplateContent", "TemplateView", "candidates", "list_templates",
+           "template_versions"]

@@ -22,8 +22,7 @@ from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
-from web import admin, auth, errors, pages
-from web import catalog, kpis
+from web import admin, auth, catalog, errors, kpis, pages
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 
