@@ -13,7 +13,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from api.auth import protect
 from api.extension import changeflow, principal
 from api.responses import problems
-from kpis import KpiReport, PeriodKind, build_report, periods_between, recent_periods
+from kpis import KpiReport, PeriodKind, kpi_report, periods_between, recent_periods
 from roles.policy import Action, PracticeFacts, check
 
 blp = protect(Blueprint("kpis", __name__, url_prefix="/api",
@@ -56,15 +56,14 @@ class KpiReportSchema(Schema):
     periods = fields.List(fields.Nested(PeriodSchema))
 
 
-def kpi_report(args: dict[str, Any]) -> KpiReport:
+def requested_report(args: dict[str, Any]) -> KpiReport:
     """The report the arguments ask for, after the policy allowed the caller to see the practice's KPIs."""
     practice, kind = args["practice"], args["period"]
     check(principal(), Action.VIEW_KPIS, PracticeFacts(practice))
     cf = changeflow()
     today: date = cf.now().date()
     periods = periods_between(kind, args["start"], args["end"]) if args.get("start") else recent_periods(kind, today)
-    with cf.database.snapshot() as session:
-        return build_report(session, practice, kind, periods)
+    return kpi_report(cf.engine, practice, kind, periods, actor=principal().username)
 
 
 @blp.route("/kpis")
@@ -76,7 +75,7 @@ class Kpis(MethodView):
         """The practice's KPIs per period: changes by type and their ratios, success, backed out and rolled
         back, lead times (median and p90), authorization SLA breaches and rework; for releases, deployed and
         rolled back and changes per release. Each period's figures are about the records closed in it."""
-        return kpi_report(args)
+        return requested_report(args)
 
 
 @blp.route("/kpis.csv")
@@ -87,7 +86,7 @@ class KpisCsv(MethodView):
     @problems(blp, 403, 404, 422)
     def get(self, args: dict[str, Any]) -> Any:
         """The same KPIs as CSV, for a spreadsheet."""
-        report = kpi_report(args)
+        report = requested_report(args)
         filename = f"kpis-{report.practice}-{report.kind.value}-{report.periods[0].period.label}.csv"
         return Response(report.to_csv(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="{filename}"'})

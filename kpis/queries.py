@@ -1,117 +1,74 @@
-"""The SQL behind the KPIs: aggregates over closed instances (``process_instance``, by practice and end time),
-their human tasks and their audit events. No workflow is ever loaded.
+"""The SQL behind a report: aggregates over ``kpi_record`` for one practice and a span of periods.
 
-Every query covers the whole reported span at once and buckets rows into periods with a ``CASE`` over the
-period bounds (portable: no date functions of one dialect). Lead times come back as hours per record, computed
-in SQL, so that percentiles are taken over plain numbers.
+Each query covers the whole span at once and buckets records into periods with a ``CASE`` over the period
+bounds (portable: no date functions of one dialect). Percentiles are taken in SQL with window functions: only
+the two records around each wanted rank come back, whatever the number of records.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Float, Integer, and_, case, cast, distinct, func, literal, select
+from sqlalchemy import case, func, literal, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ColumnElement, Subquery
+from sqlalchemy.sql import ColumnElement
 
-from engine.models import Event, HumanTask, ProcessInstance
-from engine.states import EventType, InstanceStatus, TaskStatus
-from kpis.definitions import AUTHORIZATION_ELEMENTS, REWORK_ELEMENTS, ROLLED_BACK
+from kpis.models import KpiRecord
 from kpis.periods import Period
 
-CLOSED = (InstanceStatus.COMPLETED, InstanceStatus.CANCELLED)
+SUMMED = ("implemented", "successful", "backed_out", "rolled_back", "authorized", "sla_breach", "reworked",
+          "linked_changes")
 
 
-def _bucket(column: Any, periods: Sequence[Period]) -> ColumnElement[int]:
-    """The index of the period ``column`` falls in (rows are already limited to the whole span)."""
+def _bucket(periods: Sequence[Period]) -> ColumnElement[int]:
+    """The index of the period a record closed in (records are already limited to the whole span)."""
     if len(periods) == 1:
         return literal(0)
-    return case(*((column < period.end, index) for index, period in enumerate(periods[:-1])),
+    return case(*((KpiRecord.ended_at < period.end, index) for index, period in enumerate(periods[:-1])),
                 else_=literal(len(periods) - 1))
 
 
-def hours_between(session: Session, start: Any, end: Any) -> ColumnElement[float]:
-    """``end - start`` in hours, as SQL on this session's dialect."""
-    if session.get_bind().dialect.name == "sqlite":
-        return cast((func.julianday(end) - func.julianday(start)) * 24.0, Float)
-    return cast(func.extract("epoch", end - start) / 3600.0, Float)
+def _in_span(practice: str, periods: Sequence[Period]) -> tuple[ColumnElement[bool], ...]:
+    return (KpiRecord.practice == practice, KpiRecord.ended_at >= periods[0].start,
+            KpiRecord.ended_at < periods[-1].end)
 
 
-def closed_instances(practice: str, periods: Sequence[Period]) -> Subquery:
-    """The records of ``practice`` closed within the periods, with their period index and outcome fields."""
-    data = ProcessInstance.data
-    return (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.started_at,
-                   ProcessInstance.ended_at, _bucket(ProcessInstance.ended_at, periods).label("bucket"),
-                   data["implementation_outcome"].as_string().label("outcome"),
-                   data["closure_code"].as_string().label("closure_code"),
-                   data["outcome"].as_string().label("release_outcome"),
-                   data["authorized"].as_boolean().label("authorized"))
-            .where(ProcessInstance.practice == practice, ProcessInstance.ended_at >= periods[0].start,
-                   ProcessInstance.ended_at < periods[-1].end, ProcessInstance.status.in_(CLOSED))
-            .subquery("closed"))
+def counts(session: Session, practice: str, periods: Sequence[Period]) -> list[dict[str, Any]]:
+    """Per (period, process, release outcome): the number of records and the sum of each flag."""
+    bucket = _bucket(periods).label("bucket")
+    inner = select(bucket, KpiRecord.process_key, KpiRecord.release_outcome,
+                   *(getattr(KpiRecord, name) for name in SUMMED)).where(*_in_span(practice, periods)).subquery()
+    keys = (inner.c.bucket, inner.c.process_key, inner.c.release_outcome)
+    statement = select(*keys, func.count().label("closed"),
+                       *(func.sum(inner.c[name]).label(name) for name in SUMMED)).group_by(*keys)
+    return [dict(row._mapping) for row in session.execute(statement)]
 
 
-def counts(session: Session, closed: Subquery) -> list[Any]:
-    """Rows of (bucket, process_key, outcome, closure_code, release_outcome, count)."""
-    columns = (closed.c.bucket, closed.c.process_key, closed.c.outcome, closed.c.closure_code,
-               closed.c.release_outcome)
-    return list(session.execute(select(*columns, func.count()).group_by(*columns)))
-
-
-def closure_hours(session: Session, closed: Subquery) -> list[tuple[int, float]]:
-    """(bucket, hours from request to closure) per record."""
-    statement = select(closed.c.bucket, hours_between(session, closed.c.started_at, closed.c.ended_at))
-    return [(bucket, hours) for bucket, hours in session.execute(statement)]
-
-
-def authorizations(session: Session, closed: Subquery) -> list[tuple[int, bool, float, int]]:
-    """Per record with an authorization task: (bucket, authorized, hours from request to its last authorization
-    decision, whether any authorization task was completed after its due time)."""
-    late = case((and_(HumanTask.due_at.is_not(None), HumanTask.completed_at > HumanTask.due_at), 1), else_=0)
-    per_record = (select(closed.c.id, closed.c.bucket, closed.c.started_at, closed.c.authorized,
-                         func.max(HumanTask.completed_at).label("decided_at"), func.max(late).label("late"))
-                  .join(HumanTask, HumanTask.instance_id == closed.c.id)
-                  .where(HumanTask.element_id.in_(AUTHORIZATION_ELEMENTS), HumanTask.status == TaskStatus.COMPLETED)
-                  .group_by(closed.c.id, closed.c.bucket, closed.c.started_at, closed.c.authorized)
-                  .subquery("per_record"))
-    statement = select(per_record.c.bucket, per_record.c.authorized,
-                       hours_between(session, per_record.c.started_at, per_record.c.decided_at),
-                       cast(per_record.c.late, Integer))
-    return [(bucket, bool(authorized), hours, late) for bucket, authorized, hours, late in session.execute(statement)]
-
-
-def reworked(session: Session, closed: Subquery) -> dict[int, int]:
-    """Per bucket: records sent back for rework at least once."""
-    statement = (select(closed.c.bucket, func.count(distinct(closed.c.id)))
-                 .join(HumanTask, HumanTask.instance_id == closed.c.id)
-                 .where(HumanTask.element_id.in_(REWORK_ELEMENTS), HumanTask.status == TaskStatus.COMPLETED)
-                 .group_by(closed.c.bucket))
-    return {bucket: count for bucket, count in session.execute(statement)}
-
-
-def rolled_back(session: Session, closed: Subquery) -> dict[int, int]:
-    """Per bucket: changes whose trail holds a release outcome 'rolled_back'."""
-    statement = (select(closed.c.bucket, func.count(distinct(closed.c.id)))
-                 .join(Event, Event.instance_id == closed.c.id)
-                 .where(Event.type == EventType.RELEASE_OUTCOME, Event.data["outcome"].as_string() == ROLLED_BACK)
-                 .group_by(closed.c.bucket))
-    return {bucket: count for bucket, count in session.execute(statement)}
-
-
-def linked_changes(session: Session, practice: str, periods: Sequence[Period]) -> dict[int, int]:
-    """Per bucket: how many changes the closed releases linked (the length of their ``change_keys``)."""
-    if session.get_bind().dialect.name == "sqlite":
-        length = func.json_array_length(ProcessInstance.data, "$.change_keys")
-    else:
-        length = func.jsonb_array_length(ProcessInstance.data["change_keys"])
-    bucket = _bucket(ProcessInstance.ended_at, periods).label("bucket")
-    inner = (select(bucket, func.coalesce(length, 0).label("linked"))
-             .where(ProcessInstance.practice == practice, ProcessInstance.ended_at >= periods[0].start,
-                    ProcessInstance.ended_at < periods[-1].end, ProcessInstance.status.in_(CLOSED))
-             .subquery())
-    totals: dict[int, int] = defaultdict(int)
-    for index, linked in session.execute(select(inner.c.bucket, func.sum(inner.c.linked)).group_by(inner.c.bucket)):
-        totals[index] = int(linked or 0)
-    return dict(totals)
+def quantiles(session: Session, practice: str, periods: Sequence[Period], column: str,
+              fractions: Sequence[float]) -> dict[int, dict[float, float]]:
+    """Per period: each fraction's quantile of ``column`` (linear interpolation between closest ranks, as
+    PostgreSQL's ``percentile_cont``), over the records where it has a value."""
+    value = getattr(KpiRecord, column)
+    bucket = _bucket(periods)
+    ranked = (select(bucket.label("bucket"), value.label("value"),
+                     func.row_number().over(partition_by=bucket, order_by=value).label("rank"),
+                     func.count().over(partition_by=bucket).label("n"))
+              .where(*_in_span(practice, periods), value.is_not(None)).subquery())
+    near = or_(*(func.abs((ranked.c.rank - 1) - fraction * (ranked.c.n - 1)) < 1 for fraction in fractions))
+    found: dict[int, dict[int, float]] = defaultdict(dict)
+    sizes: dict[int, int] = {}
+    for index, amount, rank, n in session.execute(select(ranked.c.bucket, ranked.c.value, ranked.c.rank,
+                                                         ranked.c.n).where(near)):
+        found[index][rank - 1] = amount
+        sizes[index] = n
+    result: dict[int, dict[float, float]] = {}
+    for index, values in found.items():
+        result[index] = {}
+        for fraction in fractions:
+            position = fraction * (sizes[index] - 1)
+            lower, upper = math.floor(position), math.ceil(position)
+            result[index][fraction] = values[lower] + (values[upper] - values[lower]) * (position - lower)
+    return result

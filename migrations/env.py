@@ -7,9 +7,10 @@ from sqlalchemy import create_engine, pool
 
 from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
+from kpis.models import metadata as kpis_metadata
 from roles.models import metadata as roles_metadata
 
-target_metadata = [engine_metadata, roles_metadata, catalog_metadata]
+target_metadata = [engine_metadata, roles_metadata, catalog_metadata, kpis_metadata]
 config = context.config
 
 

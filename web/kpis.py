@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, flash, render_template, request
 
 from engine import PageRequest
-from kpis import KpiReport, PeriodKind, build_report, periods_between, recent_periods
+from kpis import KpiReport, PeriodKind, kpi_report, periods_between, recent_periods
 from roles.policy import Action, PracticeFacts, check, may
 from web.context import me, web
 
@@ -37,8 +37,7 @@ def _report() -> KpiReport:
             periods = periods_between(kind, first, last)
         except ValueError as error:
             flash(f"{error} Showing the last periods instead.", "error")
-    with cf.database.snapshot() as session:
-        return build_report(session, practice, kind, periods)
+    return kpi_report(cf.engine, practice, kind, periods, actor=me().username)
 
 
 def _practices() -> list[str]:

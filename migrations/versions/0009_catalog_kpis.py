@@ -1,4 +1,4 @@
-"""change-model catalog and KPIs: the change_template table; closed instances by practice and end time
+"""change-model catalog and KPIs: change_template; kpi_record; closed instances by practice and end time
 
 Revision ID: 0009
 Revises: 0004
@@ -45,9 +45,45 @@ def upgrade() -> None:
         batch_op.create_index('ix_change_template_status', ['practice', 'status', 'key'], unique=False)
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
         batch_op.create_index('ix_process_instance_closed', ['practice', 'ended_at', 'process_key'], unique=False)
+    op.create_table(
+        'kpi_record',
+        sa.Column('instance_id', sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column('practice', sa.String(length=50), nullable=False),
+        sa.Column('process_key', sa.String(length=100), nullable=False),
+        sa.Column('ended_at', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True), nullable=False),
+        sa.Column('closure_hours', sa.Float(), nullable=False),
+        sa.Column('implemented', sa.Integer(), nullable=False),
+        sa.Column('successful', sa.Integer(), nullable=False),
+        sa.Column('backed_out', sa.Integer(), nullable=False),
+        sa.Column('rolled_back', sa.Integer(), nullable=False),
+        sa.Column('authorized', sa.Integer(), nullable=False),
+        sa.Column('authorization_hours', sa.Float(), nullable=True),
+        sa.Column('sla_breach', sa.Integer(), nullable=False),
+        sa.Column('reworked', sa.Integer(), nullable=False),
+        sa.Column('release_outcome', sa.String(length=30), nullable=True),
+        sa.Column('linked_changes', sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint('instance_id', name=op.f('pk_kpi_record')),
+    )
+    with op.batch_alter_table('kpi_record', schema=None) as batch_op:
+        batch_op.create_index('ix_kpi_record_closed', ['practice', 'ended_at'], unique=False)
+    op.create_table(
+        'kpi_period',
+        sa.Column('practice', sa.String(length=50), nullable=False),
+        sa.Column('kind', sa.String(length=10), nullable=False),
+        sa.Column('label', sa.String(length=10), nullable=False),
+        sa.Column('start', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True), nullable=False),
+        sa.Column('end', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True), nullable=False),
+        sa.Column('metrics', JSON_DOCUMENT, nullable=False),
+        sa.Column('computed_at', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('practice', 'kind', 'label', name=op.f('pk_kpi_period')),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('kpi_period')
+    with op.batch_alter_table('kpi_record', schema=None) as batch_op:
+        batch_op.drop_index('ix_kpi_record_closed')
+    op.drop_table('kpi_record')
     with op.batch_alter_table('process_instance', schema=None) as batch_op:
         batch_op.drop_index('ix_process_instance_closed')
     with op.batch_alter_table('change_template', schema=None) as batch_op:

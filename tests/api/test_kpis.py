@@ -160,3 +160,27 @@ def test_a_change_run_through_the_shipped_process_is_counted(http, shipped, cloc
         "closed": 1, "normal": 1, "implemented": 1, "successful": 1, "authorized": 1,
         "authorization_lead_time_median_hours": 0.0, "closure_lead_time_median_hours": 48.0,
         "authorization_sla_breaches": 0, "reworked": 0}
+
+
+def test_records_follow_new_closures_and_a_release_rolled_back_later(http, app, shipped):
+    """kpi_record catches up with records closed after the last report, and a release rolled back after its
+    change closed marks that change as rolled back."""
+    from sqlalchemy import select
+
+    from engine.models import ProcessInstance
+
+    database = app.extensions["changeflow"].database
+    with database.transaction() as session:
+        insert_history(session, [Record("normal_change", at(1), at(2), outcome("successful", authorized=True))])
+        change_key = session.scalar(select(ProcessInstance.business_key).order_by(ProcessInstance.id.desc()))
+
+    def december() -> dict[str, Any]:
+        response = http.get("/api/kpis?from=2025-12-01&to=2025-12-31", "change-owner")
+        return response.get_json()["periods"][0]["metrics"]
+
+    assert (december()["closed"], december()["rolled_back"]) == (1, 0)
+    with database.transaction() as session:
+        insert_history(session, [
+            Record("normal_change", at(3), at(4), outcome("failed", "failed")),
+            Record("release", at(10), at(20), {"outcome": "rolled_back", "change_keys": [change_key]})])
+    assert (december()["closed"], december()["implemented"], december()["rolled_back"]) == (2, 2, 1)
