@@ -135,7 +135,11 @@ def _moment(value: str, name: str, errors: dict[str, list[str]]) -> datetime | N
     if moment.tzinfo is None:
         errors[name] = ["Add a timezone offset, for example Z or +01:00."]
         return None
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 has no UTC time
+        errors[name] = ["Out of range: name a time between the years 1 and 9999 in UTC."]
+        return None
 
 
 @dataclass(frozen=True)

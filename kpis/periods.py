@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
+EARLIEST, LATEST = date(1970, 1, 1), date(9000, 12, 31)  # days a report may name (no calendar overflow)
 MAX_PERIODS = 60  # five years of months: a report is a few queries whatever its length, but bounded
 DEFAULT_PERIODS = 6
 
@@ -43,6 +44,8 @@ def periods_between(kind: PeriodKind, first_day: date, last_day: date) -> list[P
     """The periods from the one holding ``first_day`` to the one holding ``last_day``, oldest first.
 
     Raises ``ValueError`` when ``last_day`` is before ``first_day`` or the span exceeds ``MAX_PERIODS``."""
+    if not (EARLIEST <= first_day <= LATEST and EARLIEST <= last_day <= LATEST):
+        raise ValueError(f"Name days from {EARLIEST} to {LATEST}.")
     if last_day < first_day:
         raise ValueError("'to' must not be before 'from'.")
     found = [period_of(kind, first_day)]

@@ -106,6 +106,7 @@ def test_a_standard_change_from_a_template_needs_no_approval(http, shipped, cloc
     (SATURDAY_8, SATURDAY_7, "planned_end", "Must be after the planned start."),
     ("tomorrow", SATURDAY_8, "planned_start", "Not a valid date-time"),
     ("2026-01-10T07:00:00", SATURDAY_8, "planned_start", "Add a timezone offset"),
+    ("0001-01-01T00:00:00+14:00", SATURDAY_8, "planned_start", "Out of range"),
 ])
 def test_a_window_outside_the_template_is_refused(http, shipped, app, start, end, field, message):
     publish(http)

@@ -143,7 +143,8 @@ def test_owners_managers_and_admins_see_the_kpis(http, shipped, path, user, stat
 @pytest.mark.parametrize("query, field", [
     ("period=year", "period"), ("from=2025-12-01", "to"), ("from=2026-01-01&to=2025-12-01", "to"),
     ("period=week&from=2020-01-01&to=2025-12-31", "to"), ("from=yesterday&to=2025-12-31", "from"),
-    ("colour=blue", "colour")])
+    ("colour=blue", "colour"), ("from=0001-01-01&to=0001-01-02", "to"),
+    ("period=week&from=9999-12-30&to=9999-12-31", "to")])
 def test_bad_arguments_are_422_with_the_field(http, shipped, query, field):
     body = assert_problem(http.get(f"/api/kpis?{query}", "admin"), 422, "validation-failed")
     assert field in body["errors"], body
