@@ -9,13 +9,13 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import NotFound
 
-from api import (cab, errors, external_tasks, health, instances, messages, people, process_models, requests, schedule,
-                 tasks, versioning)
+from api import (cab, catalog, errors, external_tasks, health, instances, kpis, messages, people, process_models,
+                 requests, schedule, tasks, versioning)
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 
 BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, external_tasks.blp, messages.blp, people.blp,
-              health.blp, versioning.blp, schedule.blp, schedule.feeds, cab.blp)
+              health.blp, versioning.blp, schedule.blp, schedule.feeds, cab.blp, catalog.blp, kpis.blp)
 
 
 SWAGGER_UI_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)  # Swagger UI, from the swagger-ui-bundle package

@@ -90,6 +90,8 @@ class ProcessInstance(Base):
     """A running (or finished) execution of one process version."""
 
     __tablename__ = "process_instance"
+    # Reports over closed instances (process KPIs) walk one practice's instances by end time.
+    __table_args__ = (Index("ix_process_instance_closed", "practice", "ended_at", "process_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     business_key: Mapped[str] = mapped_column(String(32), unique=True)

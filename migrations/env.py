@@ -6,11 +6,13 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from cab.models import metadata as cab_metadata
+from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
+from kpis.models import metadata as kpis_metadata
 from roles.models import metadata as roles_metadata
 from schedule.models import metadata as schedule_metadata
 
-target_metadata = [engine_metadata, roles_metadata, schedule_metadata, cab_metadata]
+target_metadata = [engine_metadata, roles_metadata, schedule_metadata, cab_metadata, catalog_metadata, kpis_metadata]
 config = context.config
 
 

@@ -77,6 +77,8 @@ class Action(StrEnum):
     VIEW_CAB_AGENDA = "view cab agenda"  # the changes awaiting the CAB of a practice
     CHAIR_CAB = "chair cab"  # record a CAB meeting's outcome for changes of a practice
     SET_CAB_RULES = "set cab rules"  # the quorum and decision rule of a process model's CAB
+    VIEW_KPIS = "view kpis"  # a practice's process KPIs (owners and managers of it, admins)
+    MANAGE_CATALOG = "manage catalog"  # publish, retire and approve standard change templates (owners, admins)
 
 
 # -- the facts a rule reads ------------------------------------------------------------------------------
@@ -147,6 +149,13 @@ class UserFacts:
     """A user account someone wants to read."""
 
     username: str
+
+
+@dataclass(frozen=True)
+class PracticeFacts:
+    """A practice as a whole: its KPIs, its standard change catalog."""
+
+    practice: str
 
 
 @dataclass(frozen=True)
@@ -315,6 +324,18 @@ def _set_cab_rules(principal: Principal, facts: InPractice) -> None:
     if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
         raise Denied(f"Only the process owner of {facts.practice} (or an admin) may set the CAB rules of its "
                      "change models.")
+def _view_kpis(principal: Principal, facts: InPractice) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)
+            or principal.holds(Role.MANAGER, facts.practice)):
+        raise Denied(f"Only an owner or manager of {facts.practice} (or an admin) may see its KPIs.")
+
+
+def _manage_catalog(principal: Principal, facts: InPractice) -> None:
+    _see(principal, facts)
+    if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
+        raise Denied(f"Only the process owner of {facts.practice} (or an admin) may publish, retire or approve "
+                     "its standard change templates.")
 
 
 # The action decides which facts come with it, so the table can only say "some facts" (Any) for its values.
@@ -337,4 +358,6 @@ _RULES: dict[Action, Callable[[Principal, Any], None]] = {
     Action.VIEW_CAB_AGENDA: _view_cab_agenda,
     Action.CHAIR_CAB: _chair_cab,
     Action.SET_CAB_RULES: _set_cab_rules,
+    Action.VIEW_KPIS: _view_kpis,
+    Action.MANAGE_CATALOG: _manage_catalog,
 }

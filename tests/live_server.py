@@ -80,6 +80,7 @@ class Server(Process):
     def __init__(self, database_url: str) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        self.database_url = database_url
         environment = {**os.environ, "CHANGEFLOW_PORT": str(self.port), "CHANGEFLOW_DATABASE_URL": database_url,
                        "CHANGEFLOW_TIMER_INTERVAL": "0.2", "CHANGEFLOW_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1"}
         for name in ("CHANGEFLOW_DEMO_USERS", "CHANGEFLOW_TIMER_THREAD"):

@@ -16,7 +16,9 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from cab.models import metadata as cab_metadata
+from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
+from kpis.models import metadata as kpis_metadata
 from migrations import alembic_config, upgrade
 from roles.models import metadata as roles_metadata
 from schedule.models import metadata as schedule_metadata
@@ -31,7 +33,8 @@ def _differences(database_url: str, *extra: Any) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, [engine_metadata, roles_metadata, schedule_metadata, cab_metadata, *extra])
+            return compare_metadata(context, [engine_metadata, roles_metadata, schedule_metadata, cab_metadata,
+                                              catalog_metadata, kpis_metadata, *extra])
     finally:
         engine.dispose()
 

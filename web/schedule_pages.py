@@ -85,7 +85,7 @@ def calendar() -> Any:
         conflicted=sum(1 for e in entries if e.conflicts))
 
 
-def catalog() -> Any:
+def services_page() -> Any:
     """The services with their maintenance windows, the blackouts, and the lead time of each change model."""
     check_read_schedule(me())
     cf = web()
@@ -94,7 +94,7 @@ def catalog() -> Any:
         check_manage_schedule(me())
     except Denied:  # the page is read-only for them
         may_manage = False
-    return render_template("catalog.html", services=views.services(cf.database),
+    return render_template("services.html", services=views.services(cf.database),
                            blackouts=views.blackouts(cf.database), policies=views.policies(cf.database),
                            criticalities=[c.value for c in Criticality], may_manage=may_manage,
                            feeds=views.calendar_tokens_of(cf.database, me().username))
@@ -119,7 +119,7 @@ def _back(errors: InvalidInput | None = None) -> Any:
     if errors is not None:
         details = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in errors.errors.items())
         flash(f"{errors.detail} {details}".strip(), "error")
-    return redirect(url_for("web.catalog"))
+    return redirect(url_for("web.services"))
 
 
 def add_service() -> Any:
@@ -185,7 +185,7 @@ def add_feed() -> Any:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/schedule", "calendar", calendar)
-    blp.add_url_rule("/services", "catalog", catalog)
+    blp.add_url_rule("/services", "services", services_page)
     blp.add_url_rule("/services", "add_service", add_service, methods=["POST"])
     blp.add_url_rule("/services/<string:name>/delete", "remove_service", remove_service, methods=["POST"])
     blp.add_url_rule("/blackouts", "add_blackout", add_blackout, methods=["POST"])

@@ -164,6 +164,17 @@ def an_authorized_change(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
 
 SCHEDULE_WINDOW = {"service": "payroll", "planned_start": "2027-01-01T00:00:00Z",
                    "planned_end": "2027-01-01T01:00:00Z"}
+WEEKEND = [{"days": ["sat", "sun"], "start": "06:00", "end": "10:00"}]
+TEMPLATE = {"key": "{key}", "name": "OS patching", "service": "payroll", "implementation_plan": "apt upgrade",
+            "backout_plan": "restore the snapshot", "test_plan": "smoke tests", "max_risk": "low",
+            "allowed_windows": WEEKEND}
+
+
+def a_template(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
+    """A fresh standard change template, published by the change owner."""
+    key = f"template_{next(_names)}"
+    assert http.post("/api/change-templates", "change-owner", substitute(TEMPLATE, {"key": key})).status_code == 201
+    return {"key": key}
 
 
 @dataclass(frozen=True)
@@ -283,6 +294,22 @@ MATRIX = [
     Row("GET", "/api/cab/rules", expect(200, 200, 200, 200, 200)),
     Row("PUT", "/api/cab/rules/<process_key:key>", expect(403, 403, 200, 200, 403),
         body={"quorum": 2, "decision_rule": "majority", "vote_hours": 24}, path_values={"key": "normal_change"}),
+    # The change-model catalog: everyone in the practice reads it, the owner (or an admin) manages it, and a
+    # standard change is raised by whoever may start standard_change (its start event is in the practitioners' lane).
+    Row("GET", "/api/change-templates", expect(200, 200, 200, 200, 404)),
+    Row("POST", "/api/change-templates", expect(403, 403, 201, 201, 404), a_new_name, TEMPLATE),
+    Row("GET", "/api/change-templates/candidates", expect(403, 403, 200, 200, 404)),
+    Row("POST", "/api/change-templates/candidates/approve", expect(403, 403, 409, 409, 404), a_new_name,
+        {"key": "{key}", "name": "Payroll upgrade", "service": "payroll", "implementation_plan": "pg_upgrade",
+         "max_risk": "low", "allowed_windows": WEEKEND}),  # 409: no change succeeded with that plan yet
+    Row("GET", "/api/change-templates/<string:key>", expect(200, 200, 200, 200, 404), a_template),
+    Row("GET", "/api/change-templates/<string:key>/versions", expect(200, 200, 200, 200, 404), a_template),
+    Row("POST", "/api/change-templates/<string:key>/retire", expect(403, 403, 200, 200, 404), a_template),
+    Row("POST", "/api/change-templates/<string:key>/changes", expect(201, 403, 403, 403, 404), a_template,
+        {"planned_start": "2026-01-10T07:00:00Z", "planned_end": "2026-01-10T08:00:00Z"}),
+    # KPIs: the owners and managers of the practice, and admins.
+    Row("GET", "/api/kpis", expect(403, 200, 200, 200, 404)),
+    Row("GET", "/api/kpis.csv", expect(403, 200, 200, 200, 404)),
 ]
 
 

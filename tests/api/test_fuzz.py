@@ -86,6 +86,16 @@ ROUTES = [
     ("POST", "/api/cab/decisions"),
     ("GET", "/api/cab/rules"),
     ("PUT", "/api/cab/rules/<process_key:key>"),
+    ("GET", "/api/change-templates"),
+    ("POST", "/api/change-templates"),
+    ("GET", "/api/change-templates/candidates"),
+    ("POST", "/api/change-templates/candidates/approve"),
+    ("GET", "/api/change-templates/<string:key>"),
+    ("GET", "/api/change-templates/<string:key>/versions"),
+    ("POST", "/api/change-templates/<string:key>/retire"),
+    ("POST", "/api/change-templates/<string:key>/changes"),
+    ("GET", "/api/kpis"),
+    ("GET", "/api/kpis.csv"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]

@@ -86,6 +86,15 @@ def a_blackout(http: Any, clock: Any) -> dict[str, Any]:
     response = http.post("/api/blackouts", "admin", {"starts_at": "2027-01-01T00:00:00Z",
                                                      "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"})
     return {"blackout_id": response.get_json()["id"]}
+def a_template(http: Any, clock: Any) -> dict[str, Any]:
+    """A fresh standard change template (weekend mornings), published by the change owner."""
+    key = f"template_{next(_names)}"
+    response = http.post("/api/change-templates", "change-owner", {
+        "key": key, "name": "OS patching", "service": "payroll", "implementation_plan": "apt upgrade",
+        "backout_plan": "restore the snapshot", "test_plan": "smoke tests", "max_risk": "low",
+        "allowed_windows": [{"days": ["sat", "sun"], "start": "06:00", "end": "10:00"}]})
+    assert response.status_code == 201
+    return {"key": key}
 
 
 @dataclass(frozen=True)
@@ -180,6 +189,16 @@ MATRIX = [
     Row("GET", "/cab/rules", expect(200, 200, 200, 200, 200)),
     Row("POST", "/cab/rules/<string:key>", expect(403, 403, 302, 302, 403),
         form={"quorum": "2", "decision_rule": "majority", "vote_hours": "24"}, path_values={"key": "normal_change"}),
+    # The standard change catalog: everyone in the practice reads it; practitioners raise (they may start
+    # standard_change); the owner and admins retire.
+    Row("GET", "/catalog", expect(200, 200, 200, 200, 404)),
+    Row("GET", "/catalog/<string:key>", expect(200, 200, 200, 200, 404), a_template),
+    Row("POST", "/catalog/<string:key>", expect(302, 403, 403, 403, 404), a_template,
+        {"planned_start": "2026-01-10T07:00", "planned_end": "2026-01-10T08:00", "notes": "nodes 1-3"}),
+    Row("POST", "/catalog/<string:key>/retire", expect(403, 403, 302, 302, 404), a_template, {"confirm": "yes"}),
+    # KPIs: owners and managers of the practice, admins.
+    Row("GET", "/kpis", expect(403, 200, 200, 200, 404)),
+    Row("GET", "/kpis.csv", expect(403, 200, 200, 200, 404)),
 ]
 
 

@@ -1,0 +1,64 @@
+"""Allowed windows: when, in the week, a standard change may be carried out (in UTC).
+
+A window is ``{"days": ["mon", "tue"], "start": "22:00", "end": "23:59"}``: on each of those days, from
+``start`` to ``end`` of the same day. A planned change fits a window when it starts and ends on one of its
+days, within its hours. Windows do not cross midnight: a night window is two windows.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HOUR = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+
+
+@dataclass(frozen=True)
+class Window:
+    days: tuple[str, ...]
+    start: time
+    end: time
+
+    def fits(self, planned_start: datetime, planned_end: datetime) -> bool:
+        """Whether the planned work lies wholly inside this window (both moments in UTC)."""
+        if planned_start.date() != planned_end.date() or DAYS[planned_start.weekday()] not in self.days:
+            return False
+        return self.start <= planned_start.time() and planned_end.time() <= self.end
+
+    def describe(self) -> str:
+        return f"{','.join(self.days)} {self.start:%H:%M}-{self.end:%H:%M} UTC"
+
+
+def parse_windows(raw: Any) -> tuple[list[Window], list[str]]:
+    """The windows in ``raw`` and the problems found (one message per bad window)."""
+    if not isinstance(raw, list) or not raw:
+        return [], ["Give at least one window: {\"days\": [\"mon\"], \"start\": \"HH:MM\", \"end\": \"HH:MM\"}."]
+    windows, problems = [], []
+    for index, item in enumerate(raw):
+        where = f"Window {index + 1}"
+        if not isinstance(item, dict) or set(item) != {"days", "start", "end"}:
+            problems.append(f"{where}: give exactly 'days', 'start' and 'end'.")
+            continue
+        days, start, end = item["days"], item["start"], item["end"]
+        if not isinstance(days, list) or not days or any(day not in DAYS for day in days):
+            problems.append(f"{where}: 'days' must list some of {', '.join(DAYS)}.")
+            continue
+        if not (isinstance(start, str) and _HOUR.match(start) and isinstance(end, str) and _HOUR.match(end)):
+            problems.append(f"{where}: 'start' and 'end' are times of day as HH:MM (UTC).")
+            continue
+        opening, closing = time.fromisoformat(start), time.fromisoformat(end)
+        if closing <= opening:
+            problems.append(f"{where}: 'end' must be after 'start' on the same day (split a night window in two).")
+            continue
+        windows.append(Window(tuple(day for day in DAYS if day in days), opening, closing))
+    return windows, problems
+
+
+def as_json(windows: Sequence[Window]) -> list[dict[str, Any]]:
+    """The windows as stored and shown."""
+    return [{"days": list(window.days), "start": f"{window.start:%H:%M}", "end": f"{window.end:%H:%M}"}
+            for window in windows]

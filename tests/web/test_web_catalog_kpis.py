@@ -1,0 +1,90 @@
+"""The standard change catalog and the KPI dashboard as server-rendered pages (the browser test draws the charts)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from bench.kpi_history import insert_history
+from tests.api.support import row_counts
+from tests.api.test_catalog import template
+from tests.api.test_kpis import HISTORY
+
+pytestmark = pytest.mark.sqlite_only  # the SQL is covered on both backends by tests/api/test_kpis.py
+
+
+@pytest.fixture
+def published(http: Any, shipped: Any) -> dict[str, Any]:
+    response = http.post("/api/change-templates", "change-owner", template())
+    assert response.status_code == 201
+    return response.get_json()
+
+
+def test_the_catalog_lists_active_templates_with_a_raise_button(browser, published):
+    page = browser("change-practitioner").get("/catalog")
+    assert page.status == 200
+    assert "Monthly OS patching" in page.text and 'aria-label="Raise Monthly OS patching"' in page.text
+    assert "sat, sun 06:00–10:00" in page.text
+    assert "Retire</button>" not in page.text  # only the owner sees it
+    assert "Retire</button>" in browser("change-owner").get("/catalog").text
+
+
+def test_a_window_outside_the_template_shows_the_error_beside_the_field(browser, app, published):
+    client = browser("change-practitioner")
+    before = row_counts(app)
+    page = client.post("/catalog/server_patching", {"planned_start": "2026-01-12T07:00",
+                                                    "planned_end": "2026-01-12T08:00"})
+    assert page.status == 422
+    assert page.errors() == ["The window must lie within an allowed window of 'server_patching': "
+                             "sat,sun 06:00-10:00 UTC."]
+    assert 'value="2026-01-12T07:00"' in page.text  # what was typed is kept
+    assert row_counts(app) == before
+
+
+def test_raising_from_the_page_lands_on_the_new_record(browser, published):
+    client = browser("change-practitioner")
+    page = client.post("/catalog/server_patching", {"planned_start": "2026-01-10T07:00",
+                                                    "planned_end": "2026-01-10T08:00", "notes": "nodes 1-3"})
+    assert page.status == 302
+    assert page.location.startswith("/changes/CHG-")
+    record = client.get(page.location)
+    assert "needs no approval" in " ".join(record.flashes())
+    assert "Monthly OS patching" in record.text
+
+
+def test_a_retired_template_is_refused_on_the_page(browser, app, published):
+    owner = browser("change-owner")
+    assert owner.post("/catalog/server_patching/retire", {"confirm": "yes"}).status == 302
+    before = row_counts(app)
+    page = browser("change-practitioner").post("/catalog/server_patching", {
+        "planned_start": "2026-01-10T07:00", "planned_end": "2026-01-10T08:00"})
+    assert page.status == 409
+    assert any("was retired on 2026-01-05 by change-owner" in message for message in page.flashes())
+    assert row_counts(app) == before
+    assert "Monthly OS patching" not in browser("change-practitioner").get("/catalog").text
+
+
+def test_the_dashboard_shows_the_known_answers_and_exports_csv(browser, app, shipped):
+    with app.extensions["changeflow"].database.transaction() as session:
+        insert_history(session, HISTORY)
+    client = browser("change-manager")
+    page = client.get("/kpis?practice=change&from=2025-12-01&to=2026-01-31")
+    assert page.status == 200
+    html = re.sub(r">\s+<", "><", page.text)
+    assert '<tr data-metric="closed"><th scope="row" title="Changes closed in the period.">closed</th>' \
+           '<td data-period="2025-12">8</td><td data-period="2026-01">1</td>' in html
+    assert '<td data-period="2025-12">31.2</td>' in page.text
+    assert 'vendor/chartjs/chart.umd.min.js' in page.text
+    export = client.get("/kpis.csv?practice=change&from=2025-12-01&to=2026-01-31")
+    assert export.status == 200 and export.response.mimetype == "text/csv"
+    assert export.text.splitlines()[1].startswith(
+        "change,2025-12,2025-12-01T00:00:00+00:00,2026-01-01T00:00:00+00:00,8,")
+
+
+def test_bad_dates_fall_back_to_the_last_periods_and_say_so(browser, shipped):
+    page = browser("change-owner").get("/kpis?from=2026-13-45&to=2026-01-01")
+    assert page.status == 200
+    assert "'2026-13-45' is not a day (YYYY-MM-DD); showing the last periods instead." in page.flashes()
+    assert page.text.count('<td data-period="') == 6 * 20  # six months x the change metrics
