@@ -10,11 +10,12 @@ from flask_smorest import Api
 from werkzeug.exceptions import NotFound
 
 from api import errors, external_tasks, health, instances, messages, people, process_models, requests, tasks
+from api import notifications as notification_routes
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 
 BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, external_tasks.blp, messages.blp, people.blp,
-              health.blp)
+              health.blp, notification_routes.blp)
 
 
 SWAGGER_UI_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)  # Swagger UI, from the swagger-ui-bundle package

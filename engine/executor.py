@@ -48,6 +48,10 @@ class Command(Protocol[Result_co]):
     def execute(self, ctx: CommandContext) -> Result_co: ...
 
 
+CommandListener = Callable[[CommandContext], None]
+"""Called inside each command's transaction after it ran (see ``Engine.listen``)."""
+
+
 class Engine:
     """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it.
 
@@ -78,6 +82,13 @@ class Engine:
         self.sandbox = SandboxEnvironment(self.clock, time_limit=script_time_limit)
         # Wall time a command may spend in engine steps before the instance stops with an incident.
         self.command_time_limit = command_time_limit
+        self.listeners: list[CommandListener] = []
+
+    def listen(self, listener: CommandListener) -> None:
+        """Call ``listener`` at the end of every command, inside its transaction, with the command's context:
+        ``ctx.store.written`` holds the rows it wrote (audit events, human tasks). Whatever the listener writes
+        commits or rolls back with the command (the outbox of DESIGN.md §8); what it raises fails the command."""
+        self.listeners.append(listener)
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""
@@ -100,6 +111,8 @@ class Engine:
                 ctx = CommandContext(engine=self, store=Store(session), actor=actor, now=now or self.clock.now(),
                                      authorize=authorize)
                 result = command.execute(ctx)
+                for listener in self.listeners:
+                    listener(ctx)
         except StaleDataError as error:
             raise Conflict("The instance changed while this request ran; reload it and try again.") from error
         except IntegrityError as error:

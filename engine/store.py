@@ -96,6 +96,9 @@ class Store:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect.name
+        # Every row this transaction staged through ``add`` and ``add_event``, in order: what the engine's
+        # command listeners read (``Engine.listen``) to write their own rows in the same transaction.
+        self.written: list[Any] = []
 
     # -- business keys -----------------------------------------------------------------------------
 
@@ -191,6 +194,7 @@ class Store:
     def add(self, row: Any, *, flush: bool = False) -> None:
         """Stage a new row; ``flush`` writes it now, when the caller needs its generated id."""
         self.session.add(row)
+        self.written.append(row)
         if flush:
             self.session.flush()
 
@@ -517,6 +521,7 @@ class Store:
                   task_id: str | None = None, data: dict[str, Any] | None = None) -> Event:
         event = Event(at=at, actor=actor, type=type, instance_id=instance_id, task_id=task_id, data=data or {})
         self.session.add(event)
+        self.written.append(event)
         return event
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:

@@ -6,9 +6,10 @@ from alembic import context
 from sqlalchemy import create_engine, pool
 
 from engine.models import metadata as engine_metadata
+from notifications.models import metadata as notifications_metadata
 from roles.models import metadata as roles_metadata
 
-target_metadata = [engine_metadata, roles_metadata]
+target_metadata = [engine_metadata, roles_metadata, notifications_metadata]
 config = context.config
 
 

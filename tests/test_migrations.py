@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from engine.models import metadata as engine_metadata
 from migrations import alembic_config, upgrade
+from notifications.models import metadata as notifications_metadata
 from roles.models import metadata as roles_metadata
 from tests.databases import scratch_postgres_database
 
@@ -29,7 +30,7 @@ def _differences(database_url: str, *extra: Any) -> list[Any]:
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            return compare_metadata(context, [engine_metadata, roles_metadata, *extra])
+            return compare_metadata(context, [engine_metadata, roles_metadata, notifications_metadata, *extra])
     finally:
         engine.dispose()
 
