@@ -33,8 +33,10 @@ def recipients(store: NotificationStore, entry: OutboxEntry, kind: Kind) -> list
     elif kind is Kind.TASK_READY or kind in (Kind.TASK_DUE_SOON, Kind.TASK_OVERDUE):
         people = store.people([assignee]) if assignee else store.holders([payload.get("role") or ""],
                                                                         entry.practice)
-    elif kind in (Kind.ESCALATION, Kind.INCIDENT):
-        people = store.holders(ACTORS, entry.practice)  # not back to the late role: to who can act on it
+    elif kind is Kind.ESCALATION:
+        people = escalation_audience(store, entry)
+    elif kind is Kind.INCIDENT:
+        people = store.holders(ACTORS, entry.practice)
     elif kind in (Kind.CHANGE_AUTHORIZED, Kind.CHANGE_REJECTED):
         people = store.people([payload["started_by"]] if payload.get("started_by") else [])
     else:  # releases: the requester, and the release's managers and owners
@@ -42,6 +44,19 @@ def recipients(store: NotificationStore, entry: OutboxEntry, kind: Kind) -> list
         unique = {person.username: person for person in [*requester, *store.holders(ACTORS, entry.practice)]}
         people = sorted(unique.values(), key=lambda person: person.username)
     return [person for person in people if person.username != entry.actor]
+
+
+def escalation_audience(store: NotificationStore, entry: OutboxEntry) -> list[Person]:
+    """The managers and owners of the practice who are not the late ones: not the task's holder, and not the late
+    role itself (a manager's late task goes to the owners; an owner's to the managers), unless nobody else is
+    left. They may reassign the task or chase it."""
+    late_role, holder = entry.payload.get("role"), entry.payload.get("assignee")
+    others = [role for role in ACTORS if role != late_role]
+    for roles in (others, list(ACTORS)):
+        people = [person for person in store.holders(roles, entry.practice) if person.username != holder]
+        if people:
+            return people
+    return []
 
 
 def fan_out(store: NotificationStore, entries: Sequence[OutboxEntry], settings: NotificationSettings,

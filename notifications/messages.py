@@ -53,8 +53,9 @@ def describe(kind: Kind, business_key: str | None, practice: str | None, task_id
     if kind is Kind.ESCALATION:
         late = _duration(int(payload.get("late_by_seconds") or 0))
         waited = _duration(int(payload.get("waiting_seconds") or 0))
-        lateness = (f"It is {late} past its due time ({_when(payload)})." if payload.get("due_at")
-                    else f"It has waited {waited} since it opened, past its escalation deadline.")
+        lateness = (f"It has waited {waited} since it opened: {late} past its due time ({_when(payload)})."
+                    if payload.get("due_at") else f"It has waited {waited} since it opened, past its escalation "
+                                                  "deadline.")
         return Message(f"Escalation: {key} '{title}' is late ({waited} open)",
                        [f"'{title}' in {key} ({payload.get('role')} of {practice}) is late.", lateness,
                         _held(holder), "Remind them, reassign the task or expedite the decision."], link)
