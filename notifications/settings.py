@@ -60,4 +60,5 @@ def from_environment(environ: Mapping[str, str]) -> NotificationSettings:
         smtp=smtp,
         due_soon=timedelta(hours=float(environ.get("CHANGEFLOW_DUE_SOON_HOURS") or 4)),
         interval=float(environ.get("CHANGEFLOW_NOTIFY_INTERVAL") or 1.0),
+        lease=timedelta(seconds=float(environ.get("CHANGEFLOW_NOTIFY_LEASE_SECONDS") or 120)),
     )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-import socket
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +19,7 @@ from sqlalchemy import update
 from notifications import EXTENSION, Notifier, NotificationSettings, SmtpSettings
 from roles.models import User
 from tests.api.support import Http
+from tests.live_server import free_port
 
 
 @pytest.fixture
@@ -57,7 +58,11 @@ class Inbox:
     messages: list[Message] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    delay: float = 0.0  # seconds each message takes to accept (a slow server, to kill a worker mid-batch)
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd's name)
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
@@ -65,13 +70,6 @@ class Inbox:
     def keys(self) -> list[str]:
         with self.lock:
             return [message["X-Changeflow-Idempotency-Key"] for message in self.messages]
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on now (aiosmtpd's controller needs to know its port before it starts)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
