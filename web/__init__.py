@@ -22,7 +22,7 @@ from markupsafe import Markup
 from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
-from web import admin, auth, errors, pages
+from web import admin, auth, errors, notifications, pages
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 
@@ -112,7 +112,7 @@ def init_app(app: Flask, database: Database, engine: Engine) -> None:
     app.session_interface = auth.SessionInterface()
     blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.
-    for module in (auth, pages, admin):
+    for module in (auth, pages, admin, notifications):
         module.register(blp)
     errors.register(blp)
     blp.add_app_template_filter(when, "when")

@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import update
 
-from notifications import EXTENSION, Notifier, NotificationSettings, SmtpSettings
+from notifications import EXTENSION, NotificationSettings, Notifier, SmtpSettings
 from roles.models import User
 from tests.api.support import Http
 from tests.live_server import free_port

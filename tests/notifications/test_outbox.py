@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from notifications.models import DevMail, Delivery, Notice, OutboxEntry
+from notifications.models import Delivery, DevMail, Notice, OutboxEntry
 from tests.api.support import Http, assert_problem
 
 

@@ -76,5 +76,6 @@ def test_sigkill_mid_batch_loses_nothing_and_resends_only_what_was_in_flight(dat
     twice = [key for key, count in keys.items() if count > 1]
     assert len(twice) <= 1, twice  # at most the one in flight when the worker died...
     assert all(keys[key] == 2 for key in twice)
-    message_ids = {message["Message-ID"] for message in inbox.messages if message["X-Changeflow-Idempotency-Key"] in twice}
+    message_ids = {message["Message-ID"] for message in inbox.messages
+                   if message["X-Changeflow-Idempotency-Key"] in twice}
     assert len(message_ids) == len(twice)  # ...and it carries the same key (and Message-ID) both times
