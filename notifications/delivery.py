@@ -1,13 +1,16 @@
 """The worker's sending loop: claim due deliveries, send each, record what happened.
 
-Claiming leases a batch (one short transaction); each outcome is recorded in its own transaction as soon as it
-is known. A worker killed mid-batch loses nothing: the rows it had not settled become claimable again when
-their lease ends, so only the message in flight at the kill can go out twice, under the same idempotency key.
+Claiming leases a batch (one short transaction); outcomes are recorded as soon as they are known, those that
+arrive together in one transaction. A worker killed mid-batch loses nothing: the rows it had not recorded
+become claimable again when their lease ends, so only the messages in flight at the kill (sent, not yet
+recorded) can go out twice, under the same idempotency key.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +23,7 @@ from notifications.store import DeliveryStatus, NotificationStore
 from notifications.transports import DeliveryFailed, Mailer, post_webhook
 
 log = logging.getLogger(__name__)
+SETTLE_AT_MOST = 50  # outcomes recorded in one transaction, at most
 
 
 @dataclass(frozen=True)
@@ -45,10 +49,36 @@ class Deliverer:
         self.make_mailer = mailer  # a callable returning a fresh Mailer for a batch
 
     def deliver_due(self) -> int:
-        """Send one batch of due deliveries; return how many were claimed (sent or put off)."""
+        """Send one batch of due deliveries; return how many were claimed (sent or put off).
+
+        ``settings.senders`` threads send in parallel, each over its own connection (a round trip to a mail
+        server is mostly waiting). This thread records the outcomes as they come, as many as have come in one
+        transaction: what is in flight at any moment is what was sent and not yet recorded, a handful.
+        """
         jobs = self._claim()
         if not jobs:
             return 0
+        outcomes: queue.SimpleQueue[tuple[Job, str | None]] = queue.SimpleQueue()
+        senders = [threading.Thread(target=self._send_all, args=(jobs[index::self.settings.senders], outcomes),
+                                    name=f"changeflow-sender-{index}", daemon=True)
+                   for index in range(min(self.settings.senders, len(jobs)))]
+        for sender in senders:
+            sender.start()
+        recorded = 0
+        while recorded < len(jobs):
+            done = [outcomes.get()]
+            while len(done) < SETTLE_AT_MOST:
+                try:
+                    done.append(outcomes.get_nowait())
+                except queue.Empty:
+                    break
+            self._settle(done)
+            recorded += len(done)
+        for sender in senders:
+            sender.join()
+        return len(jobs)
+
+    def _send_all(self, jobs: list[Job], outcomes: queue.SimpleQueue[tuple[Job, str | None]]) -> None:
         mailer: Mailer | None = None
         try:
             for job in jobs:
@@ -67,11 +97,10 @@ class Deliverer:
                     except Exception as failure:  # a bug in a transport must not stop the worker
                         log.exception("delivery %s failed unexpectedly", job.key)
                         error = f"{type(failure).__name__}: {failure}"
-                self._settle(job, error)
+                outcomes.put((job, error))
         finally:
             if mailer is not None:
                 mailer.close()
-        return len(jobs)
 
     def _claim(self) -> list[Job]:
         now = self.now()
@@ -95,18 +124,21 @@ class Deliverer:
                                 row.attempts, secret, problem))
             return jobs
 
-    def _settle(self, job: Job, error: str | None) -> None:
+    def _settle(self, done: list[tuple[Job, str | None]]) -> None:
         now = self.now()
         with self.database.transaction() as session:
             store = NotificationStore(session)
-            if error is None:
-                store.settle(job.id, status=DeliveryStatus.SENT, now=now)
-            elif job.attempts >= self.settings.max_attempts:
-                log.warning("delivery %s failed %d times and is now a dead letter: %s", job.key, job.attempts, error)
-                store.settle(job.id, status=DeliveryStatus.DEAD, now=now, error=error[:2000])
-            else:
-                retry_at = now + self.settings.retry_delay(job.attempts)
-                log.info("delivery %s failed (attempt %d), retrying at %s: %s", job.key, job.attempts,
-                         retry_at.isoformat(), error)
-                store.settle(job.id, status=DeliveryStatus.PENDING, now=now, next_attempt_at=retry_at,
-                             error=error[:2000])
+            store.mark_sent([job.id for job, error in done if error is None], now)
+            for job, error in done:
+                if error is None:
+                    continue
+                if job.attempts >= self.settings.max_attempts:
+                    log.warning("delivery %s failed %d times and is now a dead letter: %s", job.key, job.attempts,
+                                error)
+                    store.settle(job.id, status=DeliveryStatus.DEAD, now=now, error=error[:2000])
+                else:
+                    retry_at = now + self.settings.retry_delay(job.attempts)
+                    log.info("delivery %s failed (attempt %d), retrying at %s: %s", job.key, job.attempts,
+                             retry_at.isoformat(), error)
+                    store.settle(job.id, status=DeliveryStatus.PENDING, now=now, next_attempt_at=retry_at,
+                                 error=error[:2000])

@@ -33,6 +33,7 @@ class NotificationSettings:
     longest_retry: timedelta = timedelta(hours=1)  # ...up to this
     lease: timedelta = timedelta(minutes=2)  # a claimed delivery is claimable again after this (its worker died)
     batch: int = 100  # deliveries claimed at once
+    senders: int = 4  # connections sending a batch in parallel
     webhook_timeout: float = 10.0
     interval: float = 1.0  # seconds between worker passes
 
