@@ -8,21 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Index, Integer, MetaData, String, Text, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Boolean, Index, Integer, MetaData, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy_utc import UtcDateTime
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_N_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+from engine.models import JsonDocument
+from engine.models import metadata as engine_metadata
 
-JsonDocument = JSON().with_variant(JSONB(), "postgresql")
+# The engine's naming convention and JSON type: one schema, one style, though the tables are ours.
+metadata = MetaData(naming_convention=engine_metadata.naming_convention)
 
 
 class Base(DeclarativeBase):
