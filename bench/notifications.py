@@ -53,6 +53,33 @@ def smtp_sink() -> tuple[subprocess.Popen[bytes], int]:
     raise RuntimeError("the SMTP sink did not start")
 
 
+def sink_ceiling(port: int, messages: int, connections: int = 4) -> dict[str, Any]:
+    """What the SMTP server takes with no database and no worker: plain smtplib over ``connections`` connections,
+    at the same moment as the delivery runs. On a busy shared machine this, not the worker, bounds the rate."""
+    import smtplib
+    import threading
+
+    from notifications.transports import mime_message
+
+    message = notifier_message()
+    mail = mime_message("bench@localhost", "someone@example.com", message["subject"], message["text"],
+                        message["html"], "cf-bench-ceiling")
+
+    def send(count: int) -> None:
+        connection = smtplib.SMTP("127.0.0.1", port)
+        for _ in range(count):
+            connection.sendmail("bench@localhost", ["someone@example.com"], mail)
+        connection.quit()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=send, args=(messages // connections,)) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {"messages_per_s": round(messages / (time.perf_counter() - started))}
+
+
 def smtp_delivery(database_url: str, messages: int, port: int) -> dict[str, Any]:
     """Send ``messages`` pending email deliveries through the worker's loop; messages/s and CPU."""
     import migrations
@@ -157,6 +184,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine()}
     sink, port = smtp_sink()
     try:
+        progress("SMTP server alone (no database, no worker)")
+        results["smtp server alone"] = sink_ceiling(port, min(args.messages, 1000))
+        progress(f"  {results['smtp server alone']}")
         progress("SMTP delivery, SQLite")
         results["smtp, sqlite"] = smtp_delivery(fresh_sqlite("notify_smtp"), args.messages, port)
         progress(f"  {results['smtp, sqlite']}")
