@@ -36,6 +36,8 @@ from engine.sandbox import SCRIPT_TIME_LIMIT
 from engine.worker import TIMER_INTERVAL, TimerThread
 from forms import load_form_directory
 from itsm import BUSINESS_KEY_PREFIXES, itsm_services
+from notifications import EXTENSION as NOTIFICATIONS
+from notifications import Notifier, from_environment
 from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
@@ -109,6 +111,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         CHANGEFLOW_COMMAND_TIME_LIMIT=float(os.environ.get("CHANGEFLOW_COMMAND_TIME_LIMIT", TIME_BUDGET)),
         CHANGEFLOW_CLOCK=None,
         CHANGEFLOW_TRUST_PROXY=_env_flag("CHANGEFLOW_TRUST_PROXY", False),
+        # Outbox rows in every command's transaction; off only to measure what they cost (bench/).
+        CHANGEFLOW_NOTIFICATIONS=_env_flag("CHANGEFLOW_NOTIFICATIONS", True),
+        CHANGEFLOW_NOTIFICATION_SETTINGS=None,  # a NotificationSettings (tests); else from the environment
         MAX_CONTENT_LENGTH=5 * 1024 * 1024,
     )
     if test_config:
@@ -127,6 +132,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                     services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES,
                     choice_lists=choice_lists)
     app.extensions[EXTENSION] = Changeflow(database, engine)
+    notifier = Notifier(engine, app.config["CHANGEFLOW_NOTIFICATION_SETTINGS"] or from_environment(os.environ),
+                        app.config["SECRET_KEY"])
+    if app.config["CHANGEFLOW_NOTIFICATIONS"]:
+        notifier.attach()
+    app.extensions[NOTIFICATIONS] = notifier
     api.init_app(app)
     web.init_app(app, database, engine, forms=forms)
     cli.init_app(app)
@@ -142,6 +152,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         _create_demo_users(app, database, engine)
     if app.config["CHANGEFLOW_TIMER_THREAD"]:
         TimerThread(engine, interval=app.config["CHANGEFLOW_TIMER_INTERVAL"]).start()
+        notifier.start_thread()  # beside the timers: a slow mail server never holds them up
     return app
 
 

@@ -11,11 +11,13 @@ from werkzeug.exceptions import NotFound
 
 from api import (cab, catalog, errors, external_tasks, health, instances, kpis, messages, people, process_models,
                  requests, schedule, tasks, versioning)
+from api import notifications as notification_routes
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema
 
 BLUEPRINTS = (process_models.blp, instances.blp, tasks.blp, external_tasks.blp, messages.blp, people.blp,
-              health.blp, versioning.blp, schedule.blp, schedule.feeds, cab.blp, catalog.blp, kpis.blp)
+              health.blp, versioning.blp, schedule.blp, schedule.feeds, cab.blp, catalog.blp, kpis.blp,
+              notification_routes.blp)
 
 
 SWAGGER_UI_ASSETS = Path(swagger_ui_bundle.swagger_ui_path)  # Swagger UI, from the swagger-ui-bundle package

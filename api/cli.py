@@ -22,6 +22,8 @@ from engine import DeployError, EngineError, RecordMigration
 from engine.catalog import deploy_folder
 from engine.worker import run_timer_loop
 from itsm.accounts import RevokeRoleAndRelease
+from notifications import EXTENSION as NOTIFICATIONS
+from notifications import Notifier
 from roles.cli import CliWiring, make_groups
 from roles.errors import RolesError
 
@@ -111,14 +113,20 @@ def _migrate(cf: Any) -> tuple[str | None, str | None]:
               help="Seconds between timer passes (default: CHANGEFLOW_TIMER_INTERVAL, else 1).")
 @clean_errors
 def worker(interval: float | None) -> None:
-    """Fire due timers until stopped (Ctrl-C or SIGTERM). Run one or more next to the API servers."""
+    """Fire due timers and deliver notifications until stopped (Ctrl-C or SIGTERM). Run one or more next to the
+    API servers: they share the work safely."""
     if interval is None:
         interval = float(current_app.config["CHANGEFLOW_TIMER_INTERVAL"])  # the setting, else its default
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"Timer worker running (every {interval:g} s); Ctrl-C to stop.", err=True)
+    notifier: Notifier = current_app.extensions[NOTIFICATIONS]
+    # Notifications in their own thread: a slow mail server or webhook never holds up the timers.
+    delivering = threading.Thread(target=notifier.run_loop, args=(stop,), name="changeflow-notifications")
+    delivering.start()
     run_timer_loop(changeflow().engine, stop, interval=interval)
+    delivering.join()
 
 
 def init_app(app: Flask) -> None:

@@ -53,6 +53,10 @@ class Command(Protocol[Result_co]):
     def execute(self, ctx: CommandContext) -> Result_co: ...
 
 
+CommandListener = Callable[[CommandContext], None]
+"""Called inside each command's transaction after it ran (see ``Engine.listen``)."""
+
+
 class Engine:
     """Changeflow's process engine. Knows nothing of HTTP; the API and the CLI drive it.
 
@@ -92,6 +96,13 @@ class Engine:
         if form is None or self.choice_lists is None or not uses_choice_lists(form):
             return None
         return self.choice_lists(session)
+        self.listeners: list[CommandListener] = []
+
+    def listen(self, listener: CommandListener) -> None:
+        """Call ``listener`` at the end of every command, inside its transaction, with the command's context:
+        ``ctx.store.written`` holds the rows it wrote (audit events, human tasks). Whatever the listener writes
+        commits or rolls back with the command (the outbox of DESIGN.md §8); what it raises fails the command."""
+        self.listeners.append(listener)
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""
@@ -115,6 +126,8 @@ class Engine:
                                      authorize=authorize)
                 result = command.execute(ctx)
                 self._deliver_posted_messages(ctx)
+                for listener in self.listeners:
+                    listener(ctx)
         except StaleDataError as error:
             raise Conflict("The instance changed while this request ran; reload it and try again.") from error
         except IntegrityError as error:

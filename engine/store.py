@@ -115,6 +115,9 @@ class Store:
     def __init__(self, session: Session) -> None:
         self.session = session
         self.dialect = session.get_bind().dialect.name
+        # Every row this transaction staged through ``add`` and ``add_event``, in order: what the engine's
+        # command listeners read (``Engine.listen``) to write their own rows in the same transaction.
+        self.written: list[Any] = []
 
     # -- business keys -----------------------------------------------------------------------------
 
@@ -210,6 +213,7 @@ class Store:
     def add(self, row: Any, *, flush: bool = False) -> None:
         """Stage a new row; ``flush`` writes it now, when the caller needs its generated id."""
         self.session.add(row)
+        self.written.append(row)
         if flush:
             self.session.flush()
 
@@ -631,6 +635,7 @@ class Store:
         event.id = _INSERT_EVENT.scalar(self.session.connection(), {
             "at": at, "actor": actor, "type": type, "instance_id": instance_id, "task_id": task_id,
             "data": event.data})
+        self.written.append(event)
         return event
 
     def list_events(self, instance_id: int, page: PageRequest) -> Listing:

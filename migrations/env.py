@@ -9,10 +9,12 @@ from cab.models import metadata as cab_metadata
 from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
 from kpis.models import metadata as kpis_metadata
+from notifications.models import metadata as notifications_metadata
 from roles.models import metadata as roles_metadata
 from schedule.models import metadata as schedule_metadata
 
-target_metadata = [engine_metadata, roles_metadata, schedule_metadata, cab_metadata, catalog_metadata, kpis_metadata]
+target_metadata = [engine_metadata, roles_metadata, schedule_metadata, cab_metadata, catalog_metadata, kpis_metadata,
+                   notifications_metadata]
 config = context.config
 
 

@@ -20,6 +20,7 @@ from catalog.models import metadata as catalog_metadata
 from engine.models import metadata as engine_metadata
 from kpis.models import metadata as kpis_metadata
 from migrations import alembic_config, upgrade
+from notifications.models import metadata as notifications_metadata
 from roles.models import metadata as roles_metadata
 from schedule.models import metadata as schedule_metadata
 from tests.databases import scratch_postgres_database
@@ -34,7 +35,7 @@ def _differences(database_url: str, *extra: Any) -> list[Any]:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             return compare_metadata(context, [engine_metadata, roles_metadata, schedule_metadata, cab_metadata,
-                                              catalog_metadata, kpis_metadata, *extra])
+                                              catalog_metadata, kpis_metadata, notifications_metadata, *extra])
     finally:
         engine.dispose()
 

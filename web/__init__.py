@@ -24,7 +24,8 @@ from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
 from forms import FormDefinition
-from web import admin, auth, cab_pages, catalog, errors, kpis, pages, schedule_pages, studio, versions
+from web import (admin, auth, cab_pages, catalog, errors, kpis, notifications, pages, schedule_pages, studio,
+                 versions)
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 
@@ -118,7 +119,7 @@ def init_app(app: Flask, database: Database, engine: Engine,
     app.session_interface = auth.SessionInterface()
     blp = make_blueprint()
     # Each module adds its routes to the one blueprint before it is registered.
-    for module in (auth, pages, admin, studio, versions, schedule_pages, cab_pages, catalog, kpis):
+    for module in (auth, pages, admin, studio, versions, schedule_pages, cab_pages, catalog, kpis, notifications):
         module.register(blp)
     errors.register(blp)
     blp.add_app_template_filter(when, "when")

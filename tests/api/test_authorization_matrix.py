@@ -18,6 +18,7 @@ import pytest
 
 from tests.api import diagrams
 from tests.api.support import change_request
+from tests.notifications.support import a_dead_letter, a_notice, a_webhook
 
 # HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
 # tests/roles cover the SQL on both).
@@ -310,6 +311,20 @@ MATRIX = [
     # KPIs: the owners and managers of the practice, and admins.
     Row("GET", "/api/kpis", expect(403, 200, 200, 200, 404)),
     Row("GET", "/api/kpis.csv", expect(403, 200, 200, 200, 404)),
+    # Notifications: your own (a notice of change-manager's is nobody else's, not even the admin's).
+    Row("GET", "/api/notifications", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/notifications/unread-count", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/api/notifications/<id:notice_id>/read", expect(404, 200, 404, 404, 404), a_notice),
+    Row("POST", "/api/notifications/read-all", expect(200, 200, 200, 200, 200)),
+    Row("GET", "/api/notification-preferences", expect(200, 200, 200, 200, 200)),
+    Row("PUT", "/api/notification-preferences", expect(200, 200, 200, 200, 200),
+        body={"kinds": ["escalation"], "digest": False}),
+    Row("GET", "/api/webhooks", expect(403, 403, 403, 200, 403)),
+    Row("POST", "/api/webhooks", expect(403, 403, 403, 201, 403), body={"url": "http://127.0.0.1:9/hook",
+                                                                         "kinds": ["*"]}),
+    Row("DELETE", "/api/webhooks/<id:subscription_id>", expect(403, 403, 403, 204, 403), a_webhook),
+    Row("GET", "/api/dead-letters", expect(403, 403, 403, 200, 403)),
+    Row("POST", "/api/dead-letters/<id:delivery_id>/replay", expect(403, 403, 403, 200, 403), a_dead_letter),
 ]
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from tests.api import diagrams
 from tests.api.support import PROBLEM_FIELDS, PROBLEM_JSON, change_request
+from tests.notifications.support import a_dead_letter, a_notice, a_webhook
 
 # Malformed input is parsed before any SQL runs, so one backend is enough.
 pytestmark = pytest.mark.sqlite_only
@@ -96,6 +97,17 @@ ROUTES = [
     ("POST", "/api/change-templates/<string:key>/changes"),
     ("GET", "/api/kpis"),
     ("GET", "/api/kpis.csv"),
+    ("GET", "/api/notifications"),
+    ("GET", "/api/notifications/unread-count"),
+    ("POST", "/api/notifications/<id:notice_id>/read"),
+    ("POST", "/api/notifications/read-all"),
+    ("GET", "/api/notification-preferences"),
+    ("PUT", "/api/notification-preferences"),
+    ("GET", "/api/webhooks"),
+    ("POST", "/api/webhooks"),
+    ("DELETE", "/api/webhooks/<id:subscription_id>"),
+    ("GET", "/api/dead-letters"),
+    ("POST", "/api/dead-letters/<id:delivery_id>/replay"),
 ]
 # The admin reaches the deepest checks of every route; who may call what is the authorization matrix's job.
 USERS = ["admin"]
@@ -142,7 +154,7 @@ JUNK_NAMES = ["%00", "a%00b", "x" * 3000, "%C3%28", "..", "%2F", "%E2%80%AE", " 
 
 
 @pytest.fixture
-def targets(http, clock, shipped, deploy):
+def targets(http, clock, shipped, deploy, app_engine):
     """Real ids for every kind of path parameter (a running change, its task, a token, an assignment)."""
     instance = http.start_change(clock)
     token = http.post("/api/users/nobody/tokens", "admin", {}).get_json()
@@ -153,6 +165,8 @@ def targets(http, clock, shipped, deploy):
             "task_id": instance["tasks"][0]["id"], "username": "change-practitioner", "token_id": str(token["id"]),
             "assignment_id": str(assignment["id"]), "business_key": instance["business_key"],
             "name": "payroll", "blackout_id": "1", "process_key": "normal_change", "token": "cal_unknown"}
+            **{name: str(value) for setup in (a_notice, a_webhook, a_dead_letter)
+               for name, value in setup(http, clock, app_engine).items()}}
 
 
 def fill(rule: str, values: dict[str, str]) -> str:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.api.support import change_request
+from tests.notifications import support as notifications
 from tests.web.conftest import PASSWORD, WebClient
 
 CALLERS = ("anonymous", "change-practitioner", "change-manager", "change-owner", "admin", "release-manager")
@@ -69,6 +70,16 @@ def a_change_at_the_cab(http: Any, clock: Any) -> dict[str, Any]:
                   {"assessment_decision": "accept"})
     key = instance["business_key"]
     return {"business_key": key, f"outcome-{key}": "approved"}
+def a_notice(http: Any, clock: Any) -> dict[str, Any]:
+    return notifications.a_notice(http, clock, http.client.application.extensions["changeflow"].engine)
+
+
+def a_webhook(http: Any, clock: Any) -> dict[str, Any]:
+    return notifications.a_webhook(http, clock, http.client.application.extensions["changeflow"].engine)
+
+
+def a_dead_letter(http: Any, clock: Any) -> dict[str, Any]:
+    return notifications.a_dead_letter(http, clock, http.client.application.extensions["changeflow"].engine)
 
 
 def change_form(http: Any, clock: Any) -> dict[str, Any]:
@@ -199,6 +210,19 @@ MATRIX = [
     # KPIs: owners and managers of the practice, admins.
     Row("GET", "/kpis", expect(403, 200, 200, 200, 404)),
     Row("GET", "/kpis.csv", expect(403, 200, 200, 200, 404)),
+    # Notifications: your own; a notice of change-manager's is nobody else's, not even the admin's.
+    Row("GET", "/notifications", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/notifications/<int:notice_id>/read", expect(404, 302, 404, 404, 404), a_notice),
+    Row("POST", "/notifications/read-all", expect(302, 302, 302, 302, 302)),
+    Row("GET", "/notifications/preferences", expect(200, 200, 200, 200, 200)),
+    Row("POST", "/notifications/preferences", expect(302, 302, 302, 302, 302), form={"kinds": "escalation"}),
+    Row("GET", "/admin/webhooks", expect(403, 403, 403, 200, 403)),
+    Row("POST", "/admin/webhooks", expect(403, 403, 403, 302, 403),
+        form={"url": "http://127.0.0.1:9/hook", "kinds": "*"}),
+    Row("POST", "/admin/webhooks/<int:subscription_id>/delete", expect(403, 403, 403, 302, 403), a_webhook),
+    Row("GET", "/admin/dead-letters", expect(403, 403, 403, 200, 403)),
+    Row("POST", "/admin/dead-letters/<int:delivery_id>/replay", expect(403, 403, 403, 302, 403), a_dead_letter),
+    Row("GET", "/admin/mail", expect(403, 403, 403, 200, 403)),
 ]
 
 
