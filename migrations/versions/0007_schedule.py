@@ -1,7 +1,7 @@
 """schedule: services, blackouts, the forward schedule, lead-time policies, calendar tokens, release links
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy_utc
 
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

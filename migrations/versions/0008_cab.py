@@ -1,7 +1,7 @@
 """cab: the CAB rule (quorum, decision rule, vote deadline) of each change model
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 """
 
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import sqlalchemy_utc
 
 revision = '0008'
-down_revision = '0004'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 

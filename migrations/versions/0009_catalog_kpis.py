@@ -1,7 +1,7 @@
 """change-model catalog and KPIs: change_template; kpi_record; closed instances by practice and end time
 
 Revision ID: 0009
-Revises: 0004
+Revises: 0008
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy_utc
 from sqlalchemy.dialects import postgresql
 
 revision = '0009'
-down_revision = '0004'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 

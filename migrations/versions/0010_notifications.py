@@ -1,7 +1,7 @@
 """notifications: outbox, deliveries, notices, preferences, webhooks, due alarms, dev mail
 
 Revision ID: 0010
-Revises: 0004
+Revises: 0009
 """
 
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy_utc
 from sqlalchemy.dialects import postgresql
 
 revision = '0010'
-down_revision = '0004'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
