@@ -9,8 +9,22 @@ from flask import Blueprint, Flask, Response, send_from_directory
 from flask_smorest import Api
 from werkzeug.exceptions import NotFound
 
-from api import (cab, catalog, errors, external_tasks, health, instances, kpis, messages, people, process_models,
-                 requests, schedule, tasks, versioning)
+from api import (
+    cab,
+    catalog,
+    errors,
+    external_tasks,
+    health,
+    instances,
+    kpis,
+    messages,
+    people,
+    process_models,
+    requests,
+    schedule,
+    tasks,
+    versioning,
+)
 from api import notifications as notification_routes
 from api.errors import PROBLEM_JSON
 from api.schemas import ProblemSchema

@@ -89,6 +89,7 @@ class Engine:
         # Wall time a command may spend in engine steps before the instance stops with an incident.
         self.command_time_limit = command_time_limit
         self.choice_lists = choice_lists
+        self.listeners: list[CommandListener] = []
 
     def choices(self, session: Session, form: FormDefinition | None) -> Mapping[str, Sequence[str]] | None:
         """The server lists ``form``'s ``choices_from`` fields pick from (None when it has none), read in
@@ -96,7 +97,6 @@ class Engine:
         if form is None or self.choice_lists is None or not uses_choice_lists(form):
             return None
         return self.choice_lists(session)
-        self.listeners: list[CommandListener] = []
 
     def listen(self, listener: CommandListener) -> None:
         """Call ``listener`` at the end of every command, inside its transaction, with the command's context:

@@ -71,7 +71,8 @@ class ServiceContext:
 
     @property
     def session(self) -> Session:
-        """The command's session, for services of packages that own their own tables (the schedule)."""
+        """The command's session, for services of packages that own their own tables (the schedule, the CAB:
+        their queries live in those packages); the engine's tables stay behind the methods of this class."""
         return self._store.session
 
     def send_message(self, business_key: str, name: str, payload: dict[str, Any]) -> None:
@@ -98,12 +99,6 @@ class ServiceContext:
             return None
         return InstanceSnapshot(row.business_key, row.process_key, row.practice, row.status, dict(row.data),
                                 row.started_by)
-
-    @property
-    def session(self) -> Session:
-        """The command's session, for services of packages that own their own tables (their queries live in
-        those packages, as ``roles`` does); the engine's tables stay behind the methods of this class."""
-        return self._store.session
 
     def submissions(self, element_id: str) -> list[Submission]:
         """What people submitted on the user task ``element_id`` of the calling instance, one per completed

@@ -24,8 +24,7 @@ from werkzeug.routing import BaseConverter
 
 from engine import Database, Engine
 from forms import FormDefinition
-from web import (admin, auth, cab_pages, catalog, errors, kpis, notifications, pages, schedule_pages, studio,
-                 versions)
+from web import admin, auth, cab_pages, catalog, errors, kpis, notifications, pages, schedule_pages, studio, versions
 from web.context import WEB_EXTENSION, WebContext
 from web.routes import make_blueprint
 

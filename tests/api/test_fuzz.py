@@ -164,7 +164,7 @@ def targets(http, clock, shipped, deploy, app_engine):
     return {"key": "normal_change", "number": "1", "instance_id": str(instance["id"]),
             "task_id": instance["tasks"][0]["id"], "username": "change-practitioner", "token_id": str(token["id"]),
             "assignment_id": str(assignment["id"]), "business_key": instance["business_key"],
-            "name": "payroll", "blackout_id": "1", "process_key": "normal_change", "token": "cal_unknown"}
+            "name": "payroll", "blackout_id": "1", "process_key": "normal_change", "token": "cal_unknown",
             **{name: str(value) for setup in (a_notice, a_webhook, a_dead_letter)
                for name, value in setup(http, clock, app_engine).items()}}
 

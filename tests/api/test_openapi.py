@@ -81,7 +81,8 @@ def test_the_docs_page_loads_nothing_from_elsewhere(client):
 
 
 # Operations whose success body is not JSON (append here).
-OTHER_SUCCESS_MEDIA_TYPES = {("get", "/api/kpis.csv"): "text/csv", ("get", "/api/calendar/{token}.ics"): "text/calendar"}
+OTHER_SUCCESS_MEDIA_TYPES = {("get", "/api/kpis.csv"): "text/csv",
+                             ("get", "/api/calendar/{token}.ics"): "text/calendar"}
 
 
 def test_every_route_is_in_the_document(app, spec):
