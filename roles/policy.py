@@ -305,6 +305,8 @@ def _administer(principal: Principal, facts: Facts) -> None:
 def _migrate(principal: Principal, facts: InPractice) -> None:
     if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
         raise Denied(f"Only the process owner of {facts.practice} (or an admin) may migrate its instances.")
+
+
 def _view_cab_agenda(principal: Principal, facts: InPractice) -> None:
     if not (principal.is_admin or any(principal.holds(role, facts.practice)
                                       for role in (Role.CAB, Role.MANAGER, Role.OWNER))):
@@ -324,6 +326,8 @@ def _set_cab_rules(principal: Principal, facts: InPractice) -> None:
     if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)):
         raise Denied(f"Only the process owner of {facts.practice} (or an admin) may set the CAB rules of its "
                      "change models.")
+
+
 def _view_kpis(principal: Principal, facts: InPractice) -> None:
     _see(principal, facts)
     if not (principal.is_admin or principal.holds(Role.OWNER, facts.practice)

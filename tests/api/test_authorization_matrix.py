@@ -129,6 +129,8 @@ def two_versions_and_an_instance(http: Any, clock: Any, engine: Any) -> dict[str
         assert http.post(f"/api/process-models/{key}/versions", "admin", {**REVIEW, "bpmn": bpmn}).status_code == 201
     assert http.post("/api/instances", "change-practitioner", {"process": key, "version": 1}).status_code == 201
     return {"key": key}
+
+
 def a_service(http: Any, clock: Any, engine: Any) -> dict[str, Any]:
     name = f"service-{next(_names)}"
     assert http.post("/api/services", "admin", {"name": name}).status_code == 201

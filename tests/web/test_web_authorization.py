@@ -70,6 +70,8 @@ def a_change_at_the_cab(http: Any, clock: Any) -> dict[str, Any]:
                   {"assessment_decision": "accept"})
     key = instance["business_key"]
     return {"business_key": key, f"outcome-{key}": "approved"}
+
+
 def a_notice(http: Any, clock: Any) -> dict[str, Any]:
     return notifications.a_notice(http, clock, http.client.application.extensions["changeflow"].engine)
 
@@ -97,6 +99,8 @@ def a_blackout(http: Any, clock: Any) -> dict[str, Any]:
     response = http.post("/api/blackouts", "admin", {"starts_at": "2027-01-01T00:00:00Z",
                                                      "ends_at": "2027-01-02T00:00:00Z", "reason": "Freeze"})
     return {"blackout_id": response.get_json()["id"]}
+
+
 def a_template(http: Any, clock: Any) -> dict[str, Any]:
     """A fresh standard change template (weekend mornings), published by the change owner."""
     key = f"template_{next(_names)}"
