@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.processes.harness import Api, ProcessRun, StepFailed, enrol
-from tests.processes.samples import HIGH_RISK_REQUEST
+from tests.processes.samples import HIGH_RISK_REQUEST, REQUEST
 
 PRACTITIONERS = ("change-practitioner", "change-practitioner-2")
 
@@ -177,27 +177,16 @@ def test_only_cab_members_vote(start, cab):
     vote(run, "release-manager", "approve", expect=404)
 
 
-def test_a_low_risk_change_with_schedule_conflicts_goes_to_the_cab(client, people, cab):
-    """The schedule check (another issue) sets ``schedule_conflicts`` before the risk gateway; a copy of the
-    diagram whose start event takes any data stands in for it here."""
-    from pathlib import Path
-
-    from tests.conftest import ROOT
-
-    folder = Path(ROOT) / "bpmn" / "change"
-    bpmn = (folder / "normal_change.bpmn").read_text()
-    bpmn = bpmn.replace('<spiffworkflow:property name="formKey" value="change/request"/>', "")
-    bpmn = bpmn.replace('processRef="normal_change"', 'processRef="conflicted_change"')
-    bpmn = bpmn.replace('<bpmn:process id="normal_change"', '<bpmn:process id="conflicted_change"')
-    api = Api(client, people)
-    api.call("POST", "/api/process-models/conflicted_change/versions", as_="change-owner", expect=201,
-             json_body={"bpmn": bpmn, "practice": "change", "decisions": [(folder / "change_risk.dmn").read_text()]},
-             step="deploy the stand-in")
-    conflicts = [{"kind": "freeze", "message": "Inside the year-end change freeze."}]
-    run = ProcessRun(client, people, "conflicted_change", as_="change-practitioner",
-                     data={**HIGH_RISK_REQUEST, "impact": "low", "likelihood": "low", "schedule_conflicts": conflicts})
+def test_a_low_risk_change_with_schedule_conflicts_goes_to_the_cab(start, client, people, cab):
+    """A low-impact change whose window overlaps another change on the same service: the schedule check
+    finds the overlap, the risk table raises the risk to medium, and the conflict sends it to the CAB."""
+    start("normal_change", as_="change-practitioner", data=REQUEST)
+    run = start("normal_change", as_="change-practitioner-2",
+                data={**REQUEST, "planned_start": "2026-01-12T10:00:00Z", "planned_end": "2026-01-12T11:00:00Z"})
+    conflicts = run.data["schedule_conflicts"]
+    assert [conflict["kind"] for conflict in conflicts] == ["overlap"], conflicts
     run.complete("assess_change", as_="change-manager", assessment_decision="accept")
-    run.expect_data(risk="low", needs_cab=True, schedule_conflicts=conflicts)
+    run.expect_data(risk="medium", needs_cab=True)
     run.expect_tasks({"cab_vote": set(cab)})
-    [item] = api.call("GET", "/api/cab/agenda", as_="cab-ann", step="read the agenda")
-    assert (item["business_key"], item["risk"], item["conflicts"]) == (run.business_key, "low", conflicts)
+    [item] = Api(client, people).call("GET", "/api/cab/agenda", as_="cab-ann", step="read the agenda")
+    assert (item["business_key"], item["risk"], item["conflicts"]) == (run.business_key, "medium", conflicts)
