@@ -7,7 +7,7 @@ from typing import Any
 
 from notifications import EXTENSION
 from tests.processes.samples import release_plan
-from tests.processes.test_release import build_and_pass_tests, linked_changes
+from tests.processes.test_release import build_and_pass_tests, linked_changes, pass_the_gate_at_the_window
 
 
 def news(client: Any, people: Any, user: str) -> list[tuple[str, str]]:
@@ -20,6 +20,7 @@ def test_deployment_and_roll_back_are_announced(start, client, people):
     normal, _standard = linked_changes(start)
     run = start("release", as_="release-manager", data=release_plan(normal.business_key))
     build_and_pass_tests(run)
+    pass_the_gate_at_the_window(run)
     run.complete("authorize_deployment", as_="release-manager-2", deployment_decision="authorize")
     run.complete("deploy_release", as_="release-practitioner", deployed_version="4.2.0")
     deployed = ("release.deployed", f"{run.business_key} was deployed")
