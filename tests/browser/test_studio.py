@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,11 +32,15 @@ SHIPPED = ("normal_change", "standard_change", "emergency_change", "release")
 
 
 @pytest.fixture(autouse=True)
-def _expect(chromium: Any) -> None:
+def _expect(chromium: Any) -> Iterator[None]:
+    """Playwright's expect, waiting up to 30 s: bpmn-js parses and draws for seconds on a busy 2-core machine."""
     global expect
     from playwright.sync_api import expect as playwright_expect
 
     expect = playwright_expect
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)  # Playwright's default, for the other modules
 
 
 def sign_in(page: Any, live: LiveApp, username: str) -> None:
