@@ -45,7 +45,6 @@ from schedule import choice_lists
 from schedule.commands import CreateService
 
 DEMO_SERVICES = ("billing", "customer portal", "mail", "payroll", "vpn")
-SUNDAY_NIGHT = ({"days": ["sun"], "start": "02:00", "end": "06:00"},)
 
 ROOT = Path(__file__).resolve().parent
 # Threads serving requests in the embedded server: a slow request (a long script) does not hold up the others.
@@ -163,7 +162,7 @@ def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
             return
         demo = create_demo_users(session, now=engine.clock.now())
     for service in DEMO_SERVICES:  # a small catalog, so that the demo users can raise changes at once
-        engine.run(CreateService(service, maintenance_windows=SUNDAY_NIGHT), actor=SYSTEM_ACTOR)
+        engine.run(CreateService(service), actor=SYSTEM_ACTOR)
     lines = ["", "Changeflow demo users (passwords and tokens are shown once; keep them):",
              f"  {'username':<22} {'roles':<22} {'password':<18} API token"]
     lines += [f"  {user.username:<22} {', '.join(f'{r}:{p}' for r, p in user.grants):<22} {user.password:<18} "

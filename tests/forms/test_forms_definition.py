@@ -797,7 +797,28 @@ def test_public_api() -> None:
             "validate_submission",
             "to_json_schema",
             "load_form_directory",
+            "uses_choice_lists",
         ]
     )
     for name in forms.__all__:
         assert getattr(forms, name) is not None
+
+
+def test_choices_from_takes_a_server_list_checked_on_submission_and_exported() -> None:
+    from forms.validation import validate_submission as validate
+
+    form = FormDefinition.from_dict("f", {"title": "F", "fields": [
+        {"name": "service", "type": "string", "required": True, "choices_from": "services"}]})
+    assert form.fields[0].choices_from == "services" and form.to_dict()["fields"][0]["choices_from"] == "services"
+    assert validate(form, {"service": "mail"}, {"services": ["mail", "payroll"]}) == {"service": "mail"}
+    with pytest.raises(forms.FormValidationError) as refused:
+        validate(form, {"service": "moon"}, {"services": ["mail"]})
+    assert list(refused.value.errors) == ["service"]
+    with pytest.raises(forms.FormValidationError):  # no list given: nothing passes unchecked
+        validate(form, {"service": "mail"})
+    schema = forms.to_json_schema(form, {}, {"services": ["mail"]})
+    assert schema["properties"]["service"]["enum"] == ["mail"]
+    assert schema["properties"]["service"]["x-choices-from"] == "services"
+    for wrong in ({"type": "integer", "choices_from": "services"}, {"type": "string", "choices_from": "planets"}):
+        with pytest.raises(FormDefinitionError):
+            FormDefinition.from_dict("g", {"title": "G", "fields": [{"name": "n", **wrong}]})
