@@ -18,6 +18,7 @@ from cab.rules import DecisionRule, Outcome
 from cab.views import OutcomeRecorded, RuleView
 from engine import CommandContext, Conflict, CorrelateMessage, EventType, InvalidInput, NotFound
 from engine.views import InstanceFacts, ProcessFacts
+from roles.errors import DutiesSeparated
 
 VOTE_TASK = "cab_vote"  # the element id of the CAB vote in the shipped normal change
 OUTCOME_MESSAGE = "cab_outcome"  # the message its boundary event waits for: the chair's recorded outcome
@@ -86,6 +87,10 @@ class RecordCabOutcomes:
                 raise NotFound(f"decisions[{index}]: there is no change {decision.business_key}.",
                                business_key=decision.business_key)
             ctx.authorize(InstanceFacts.of(row))
+            if row.started_by == ctx.actor:
+                raise DutiesSeparated(f"decisions[{index}]: Separation of duties: {ctx.actor} requested "
+                                      f"{decision.business_key} and may not record its CAB decision. Nothing was "
+                                      "recorded.")
             if not any(task.element_id == VOTE_TASK for task in ctx.store.live_tasks(row.id)):
                 raise Conflict(f"decisions[{index}]: {decision.business_key} is not awaiting the CAB (it has no open "
                                f"CAB vote; status {row.status.value}). Nothing was recorded.",

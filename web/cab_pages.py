@@ -39,8 +39,8 @@ def agenda_page() -> Any:
     practices = agenda_practices(principal, practice)
     with web().database.snapshot() as session:
         items = agenda(Store(session), practices, start=_day("from"), end=_day("to", end=True))
-    chairs = {item.business_key: may(principal, Action.CHAIR_CAB, ProcessFacts(item.process_key, item.practice))
-              for item in items}
+    chairs = {item.business_key: item.requester != principal.username
+              and may(principal, Action.CHAIR_CAB, ProcessFacts(item.process_key, item.practice)) for item in items}
     return render_template("cab/agenda.html", items=items, chairs=chairs, chair_any=any(chairs.values()),
                            outcomes=OUTCOMES, args=request.args)
 

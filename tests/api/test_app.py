@@ -49,8 +49,8 @@ def test_the_embedded_server_settings_create_demo_users_once(database_url, capsy
         assert capsys.readouterr().out == ""  # the second start finds users and prints nothing
         with first.extensions["changeflow"].database.snapshot() as session:
             assert sorted(user.username for user in accounts.list_users(session)[0]) == [
-                "admin", "change-manager", "change-owner", "change-practitioner", "release-manager",
-                "release-owner", "release-practitioner"]
+                "admin", "change-cab", "change-cab-2", "change-manager", "change-owner", "change-practitioner",
+                "release-manager", "release-owner", "release-practitioner"]
     finally:
         first.extensions["changeflow"].database.dispose()
         second.extensions["changeflow"].database.dispose()

@@ -144,6 +144,20 @@ def test_only_the_chair_records_outcomes(http, clock, cab):
                    detail="decisions[0]: there is no change CHG-999999")
 
 
+def test_the_chair_may_not_record_the_decision_on_a_change_they_requested(app, http, clock, client, people, cab):
+    chair = enrol(client, people, "change-lead", "practitioner:change", "manager:change")
+    instance = http.start_change(clock, user=chair, impact="high", likelihood="high")
+    http.complete(http.open_task(instance["id"], "assess_change")["id"], "change-manager",
+                  {"assessment_decision": "accept"})
+    before = rows(app)
+
+    response = http.post("/api/cab/decisions", chair,
+                         {"decisions": [{"business_key": instance["business_key"], "outcome": "approved"}]})
+
+    assert_problem(response, 403, "separation-of-duties", detail=f"change-lead requested {instance['business_key']}")
+    assert rows(app) == before
+
+
 def test_owners_set_the_cab_rule_of_their_change_models(app, http, clock):
     assert {r["process"]: r["is_default"] for r in http.get("/api/cab/rules", "change-manager").get_json()}[
         "normal_change"] is True

@@ -120,7 +120,7 @@ def test_filter_by_state_needs_scope_all_for_finished_tasks(http, board):
 
 
 @pytest.mark.parametrize("query, field", [
-    ("scope=everything", "scope"), ("state=done", "state"), ("role=admin", "role"), ("role=cab", "role"),
+    ("scope=everything", "scope"), ("state=done", "state"), ("role=admin", "role"), ("role=board", "role"),
     ("instance=abc", "instance"), ("instance=0", "instance"), ("instance=2147483648", "instance"),
     ("page=0", "page"), ("page=abc", "page"), ("per_page=0", "per_page"), ("per_page=201", "per_page"),
     ("page=99999999999999999999", "page"),
