@@ -10,7 +10,18 @@ from dataclasses import dataclass
 import pytest
 
 from roles.errors import Denied, DutiesSeparated, Hidden
-from roles.policy import ALL_PRACTICES, Action, Principal, Role, UserFacts, authorizer, check, may, role_for_lane
+from roles.policy import (
+    ALL_PRACTICES,
+    Action,
+    PracticeFacts,
+    Principal,
+    Role,
+    UserFacts,
+    authorizer,
+    check,
+    may,
+    role_for_lane,
+)
 
 
 @dataclass(frozen=True)
@@ -148,6 +159,18 @@ CASES = [
     (Action.SET_CAB_RULES, Process(), who("owner:change"), None),
     (Action.SET_CAB_RULES, Process(), who("manager:change"), (Denied, "Only the process owner of change")),
     (Action.VIEW_INSTANCE, Instance(), who("cab:change"), None),
+    # a practice's KPIs: its owners and managers, admins; its catalog is managed by its owners and admins
+    (Action.VIEW_KPIS, PracticeFacts("change"), who("owner:change"), None),
+    (Action.VIEW_KPIS, PracticeFacts("change"), who("manager:*"), None),
+    (Action.VIEW_KPIS, PracticeFacts("change"), ADMIN, None),
+    (Action.VIEW_KPIS, PracticeFacts("change"), who("practitioner:change"),
+     (Denied, "Only an owner or manager of change (or an admin) may see its KPIs.")),
+    (Action.VIEW_KPIS, PracticeFacts("change"), who("owner:release"), (Hidden, "")),
+    (Action.MANAGE_CATALOG, PracticeFacts("change"), who("owner:change"), None),
+    (Action.MANAGE_CATALOG, PracticeFacts("change"), ADMIN, None),
+    (Action.MANAGE_CATALOG, PracticeFacts("change"), who("manager:change"),
+     (Denied, "Only the process owner of change")),
+    (Action.MANAGE_CATALOG, PracticeFacts("change"), who("owner:release"), (Hidden, "")),
 ]
 
 
