@@ -27,8 +27,12 @@ def new_webhook_secret() -> str:
 def check_webhook(url: str, kinds: list[str]) -> None:
     """Refuse a URL that is not http(s) with a host, and kinds that do not exist, naming the field."""
     errors: dict[str, list[str]] = {}
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # "http://[" and other URLs urlsplit cannot read, or a port out of range
+        usable = False
+    if not usable:
         errors["url"] = ["Give an http:// or https:// URL with a host name."]
     unknown = [kind for kind in kinds if kind not in KNOWN_KINDS and kind != ALL_KINDS]
     if not kinds:

@@ -24,7 +24,8 @@ def targets(http, clock):
     change = http.start_change(clock)
     return {"task_id": change["tasks"][0]["id"], "business_key": change["business_key"], "key": "normal_change",
             "folder": "changes", "username": "nobody", "assignment_id": "1", "token_id": "1", "action": "suspend",
-            "filename": "app.css", "name": "someone", "blackout_id": "1", "model_key": "normal_change", "number": "1"}
+            "filename": "app.css", "name": "someone", "blackout_id": "1", "model_key": "normal_change", "number": "1",
+            "notice_id": "1", "subscription_id": "1", "delivery_id": "1"}
 
 
 PARAMETER = re.compile(r"<(?:[^<>]+:)?([^<>:]+)>")
