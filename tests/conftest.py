@@ -341,3 +341,11 @@ def people(request: pytest.FixtureRequest, app: Any) -> People:
 def shipped(request: pytest.FixtureRequest, app: Any) -> list[Any]:
     """The shipped processes in bpmn/, deployed in the seeded template; returns the deploy outcomes."""
     return list(request.node.changeflow_seeded.deployed)
+
+
+@pytest.fixture(autouse=True)
+def _separate_change_windows() -> None:
+    """Each test's change requests start again from the plain window (see ``tests.api.support.change_request``)."""
+    from tests.api.support import separate_windows
+
+    separate_windows()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -28,10 +29,23 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# The schedule weighs overlapping windows on a service (a conflict raises the risk and calls the CAB), so each
+# request of a test gets the next free window unless it names one; ``separate_windows`` restarts the count.
+_next_window = itertools.count()
+
+
+def separate_windows() -> None:
+    """Start counting windows again: the first request of each test gets the plain window."""
+    global _next_window
+    _next_window = itertools.count()
+
+
 def change_request(clock: FakeClock | None = None, *, start_in: timedelta = timedelta(days=1),
                    **overrides: Any) -> dict[str, Any]:
-    """Valid data for the shipped normal change's start form (change/request), low risk by default."""
+    """Valid data for the shipped normal change's start form (change/request), low risk by default. Requests
+    made in one test get windows that do not overlap (three hours apart)."""
     now = clock.now() if clock is not None else datetime.now(UTC)
+    start_in += timedelta(hours=3 * next(_next_window))
     data = {
         "title": "Upgrade the payroll database",
         "description": "Move payroll from PostgreSQL 15 to 17.",
