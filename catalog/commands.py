@@ -21,6 +21,8 @@ from engine import CommandContext, Conflict, InvalidInput, NotFound, StartInstan
 from engine.views import InstanceView
 from forms import FormDefinition
 from roles.policy import PracticeFacts
+from schedule import check_window, find_conflicts
+from schedule.conflicts import BLACKOUT
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
 RESERVED_KEYS = frozenset({"candidates"})  # /api/change-templates/candidates lists the maturity loop's
@@ -165,6 +167,7 @@ class RaiseStandardChange:
                            template=self.key, retired_at=template.retired_at.isoformat() if template.retired_at
                            else None)
         start, end = self._window(template)
+        self._check_schedule(ctx, template, start, end)
         data: dict[str, Any] = {
             "standard_model": template.key, "template_version": template.version,
             "title": (self.title or "").strip() or template.name, "affected_service": template.service,
@@ -176,10 +179,24 @@ class RaiseStandardChange:
             data["notes"] = self.notes
         return StartInstance(process=STANDARD_CHANGE, data=data).execute(ctx)
 
-    def _window(self, template: ChangeTemplate) -> tuple[datetime, datetime]:
-        """The planned window, checked: it ends after it starts and lies in an allowed window.
+    @staticmethod
+    def _check_schedule(ctx: CommandContext, template: ChangeTemplate, start: datetime, end: datetime) -> None:
+        """The schedule's rules for a pre-approved change: the standard model's lead time (no start in the
+        past), and no window inside a blackout (nobody would weigh it: a standard change has no authorization)."""
+        errors = check_window(ctx.session, STANDARD_CHANGE, start, end, now=ctx.now)
+        blackouts = [conflict["message"] for conflict in find_conflicts(
+            ctx.session, service=template.service, starts_at=start, ends_at=end, exclude=None)
+            if conflict["kind"] == BLACKOUT]
+        if blackouts:
+            errors.setdefault("planned_start", []).extend(
+                f"{message} A standard change is pre-approved only outside blackouts: choose another window, or "
+                "raise a normal change." for message in blackouts)
+        if errors:
+            raise InvalidInput("The planned window breaks the change schedule's rules.", errors=errors)
 
-        The schedule's own rules (conflicts, lead time) are not checked here; see docs/change-catalog.md."""
+    def _window(self, template: ChangeTemplate) -> tuple[datetime, datetime]:
+        """The planned window, checked: it ends after it starts and lies in an allowed window (the schedule's
+        rules follow in ``_check_schedule``)."""
         errors: dict[str, list[str]] = {}
         start = _moment(self.planned_start, "planned_start", errors)
         end = _moment(self.planned_end, "planned_end", errors)

@@ -118,6 +118,32 @@ def test_a_window_outside_the_template_is_refused(http, shipped, app, start, end
     assert row_counts(app) == before
 
 
+def test_the_schedule_rules_apply_to_a_change_from_a_template(http, shipped, app, clock):
+    """A pre-approved change still obeys the schedule: the standard model's lead time, and no blackout."""
+    publish(http)
+    assert http.call("PUT", "/api/schedule-policies/standard_change", "change-owner", json=
+                    {"lead_time_hours": 200, "exempt": False}).status_code == 200
+    before = row_counts(app)
+    response = http.post("/api/change-templates/server_patching/changes", "change-practitioner",
+                         {"planned_start": SATURDAY_7, "planned_end": SATURDAY_8})
+    body = assert_problem(response, 422, "validation-failed")
+    assert "200 hours of lead time" in body["errors"]["planned_start"][0], body
+    assert row_counts(app) == before
+
+    assert http.call("PUT", "/api/schedule-policies/standard_change", "change-owner", json=
+                    {"lead_time_hours": 0, "exempt": False}).status_code == 200
+    assert http.post("/api/blackouts", "change-owner", {
+        "starts_at": "2026-01-10T00:00:00Z", "ends_at": "2026-01-11T00:00:00Z", "reason": "Payroll run",
+        "service": "payroll"}).status_code == 201
+    before = row_counts(app)
+    response = http.post("/api/change-templates/server_patching/changes", "change-practitioner",
+                         {"planned_start": SATURDAY_7, "planned_end": SATURDAY_8})
+    body = assert_problem(response, 422, "validation-failed")
+    [message] = body["errors"]["planned_start"]
+    assert "Payroll run" in message and "pre-approved only outside blackouts" in message, body
+    assert row_counts(app) == before
+
+
 def test_a_retired_template_is_refused(http, shipped, app, clock):
     publish(http)
     clock.advance(timedelta(hours=1))
