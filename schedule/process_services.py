@@ -58,6 +58,15 @@ def schedule_change(context: ServiceContext, service: str, planned_start: str, p
                           exclude=context.business_key)
 
 
+def schedule_preapproved_change(context: ServiceContext, service: str, planned_start: str, planned_end: str,
+                                title: str = "") -> list[dict[str, Any]]:
+    """Put the calling pre-approved (standard) change on the forward schedule as authorized; return its
+    conflicts, which other changes of the service then see as an overlap with it."""
+    conflicts = schedule_change(context, service, planned_start, planned_end, title)
+    mark_change_authorized(context)
+    return conflicts
+
+
 def withdraw_change(context: ServiceContext, closure_code: str) -> str:
     """Take the calling change off the forward schedule (rejected or cancelled); answer ``closure_code``."""
     entry = ScheduleStore(context.session).entry(context.business_key, lock=True)
@@ -173,7 +182,7 @@ def settle_release(context: ServiceContext, outcome: str) -> dict[str, Any]:
 
 def register_services(registry: ServiceRegistry) -> ServiceRegistry:
     """Add the schedule's service tasks to ``registry`` (the application's, from ``itsm.itsm_services()``)."""
-    for function in (schedule_change, withdraw_change, mark_change_authorized, check_release_delivery,
-                     check_release_changes, settle_release):
+    for function in (schedule_change, schedule_preapproved_change, withdraw_change, mark_change_authorized,
+                     check_release_delivery, check_release_changes, settle_release):
         registry.register()(function)
     return registry

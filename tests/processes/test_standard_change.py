@@ -69,3 +69,21 @@ def test_unsuccessful_standard_change_is_closed_with_its_outcome(start, outcome,
         ("completed", "change-practitioner-2", "close_change"),
         ("instance_completed", "change-practitioner-2"),
     )
+
+
+def test_a_standard_change_is_on_the_schedule_as_authorized_and_others_see_it(start, client, people):
+    """Pre-approved does not mean invisible: the calendar shows it, and a normal change planned over it on the
+    same service gets the overlap as a conflict."""
+    from tests.processes.harness import Api
+    from tests.processes.samples import REQUEST
+
+    standard = start("standard_change", as_="change-practitioner", data=STANDARD_REQUEST)
+    standard.expect_data(schedule_conflicts=[])
+    api = Api(client, people)
+    listed = api.call("GET", "/api/schedule", as_="change-manager", step="read the schedule",
+                      query={"from": "2026-01-12T00:00:00Z", "to": "2026-01-13T00:00:00Z"})
+    assert [(entry["business_key"], entry["service"], entry["state"]) for entry in listed] == [
+        (standard.business_key, "billing", "authorized")], listed
+    normal = start("normal_change", as_="change-practitioner-2", data=REQUEST)  # billing, 09:00-13:00 that day
+    assert [(conflict["kind"], conflict["with"]) for conflict in normal.data["schedule_conflicts"]] == [
+        ("overlap", standard.business_key)], normal.data
