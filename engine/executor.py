@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Protocol, TypeVar
 
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import EventBasedGateway
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
@@ -358,6 +359,9 @@ class Engine:
                         active.append(bpmn_id)
                     elif task.has_state(TaskState.WAITING):
                         waiting.append(bpmn_id)
+                        if isinstance(task.task_spec, EventBasedGateway):  # it waits on the events after it
+                            waiting.extend(child.task_spec.bpmn_id for child in task.children
+                                           if getattr(child.task_spec, "bpmn_id", None))
             for element in (*active, *waiting):
                 completed.pop(element, None)
             return DiagramView(version.bpmn_xml, list(completed), sorted(set(active)), sorted(set(waiting)))
