@@ -343,6 +343,7 @@ class Store:
         """Write a new task row now, from a ``HumanTask`` that is not added to the session."""
         _INSERT_TASK.rows(self.session.connection(), {column.key: getattr(task, column.key)
                                                       for column in HumanTask.__table__.c})
+        self.written.append(task)
 
     def live_tasks_of(self, instance_ids: Iterable[int]) -> dict[int, list[HumanTask]]:
         ids = list(instance_ids)
