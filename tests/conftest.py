@@ -108,7 +108,7 @@ def seed_database(database_url: str, seed: Seed) -> Seeded:
             from engine.catalog import deploy_folder
 
             seeded.deployed = deploy_folder(cf.engine, ROOT / "bpmn", actor=SYSTEM_ACTOR)
-            _create_catalog(cf)
+            create_catalog(cf)
     finally:
         cf.database.dispose()
     return seeded
@@ -118,7 +118,8 @@ def seed_database(database_url: str, seed: Seed) -> Seeded:
 CATALOG = ("billing", "customer portal", "mail", "payroll")
 
 
-def _create_catalog(cf: Any) -> None:
+def create_catalog(cf: Any) -> None:
+    """Put the services the tests' changes name in the catalog (through the schedule's own command)."""
     from schedule.commands import CreateService
     for name in CATALOG:
         cf.engine.run(CreateService(name), actor="test")

@@ -23,6 +23,7 @@ from engine import Database, FakeClock
 from engine.models import HumanTask
 from roles import accounts
 from tests.api.support import change_request, rows
+from tests.conftest import create_catalog
 
 # HTTP behaviour that does not depend on the SQL dialect: one backend is enough (tests/engine and
 # tests/roles cover the SQL on both).
@@ -299,6 +300,7 @@ def test_the_worker_fires_a_due_timer_and_stops_cleanly_on_sigterm(database_url)
             user = accounts.create_user(session, name, now=past.now())
             accounts.grant(session, user, role, "change", granted_by="test", now=past.now())
             tokens[name] = {"Authorization": f"Bearer {accounts.issue_token(session, user, now=past.now())[1]}"}
+    create_catalog(cf)  # the change picks its service from the catalog
     client = setup.test_client()
     started = client.post("/api/instances", headers=tokens["pat"],
                           json={"process": "normal_change", "data": change_request(past)}).get_json()

@@ -106,7 +106,8 @@ def test_only_the_forms_fields_reach_the_process_data(http, assess):
     http.complete(assess["id"], "change-manager", {"assessment_decision": "accept"})
 
     after = http.get(f"/api/instances/{assess['instance_id']}", "change-manager").get_json()["data"]
-    assert set(after) - set(before) == ASSESSMENT_FIELDS
+    # the submission adds only the form's fields; the CAB check that follows the assessment adds its verdict
+    assert set(after) - set(before) == ASSESSMENT_FIELDS | {"needs_cab"}
     assert {key: after[key] for key in before} == before
     assert after["assessment_decision"] == "accept" and after["assessment_notes"] is None
 

@@ -26,7 +26,9 @@ def test_the_example_worker_builds_a_release_and_reports_a_failed_build(http, sh
         response = http.post(path, "release-practitioner", body)
         return response.status_code, response.get_json()
 
-    release = http.post("/api/instances", "release-manager", {"process": "release", "data": release_plan("CHG-000001")})
+    change = http.start_change(clock)  # the release carries an open change
+    release = http.post("/api/instances", "release-manager",
+                        {"process": "release", "data": release_plan(change["business_key"])})
     assert release.status_code == 201, release.get_json()
     release_id = release.get_json()["id"]
     worker = example.Worker(post, worker_id="ci-1")

@@ -191,7 +191,9 @@ def test_a_service_task_calling_an_unknown_service_is_refused_with_the_registere
     problems = problems_of(engine, bpmn)
 
     registered = ", ".join(engine.services.names())  # the ITSM services the engine fixture registers
-    assert registered == "check_changes_authorized, record_release_outcome"
+    assert registered == ("cab_open_vote, cab_tally, check_changes_authorized, check_release_changes, "
+                          "check_release_delivery, mark_change_authorized, record_release_outcome, schedule_change, "
+                          "schedule_preapproved_change, settle_release, withdraw_change")
     assert problems == [("call", line_of(bpmn, 'id="call"'), "The service task calls 'open_ticket', which is not a "
                                                               f"registered service (registered: {registered}).")]
     _nothing_stored(engine)
