@@ -42,6 +42,7 @@ from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
 from schedule import choice_lists
+from schedule import views as schedule_views
 from schedule.commands import CreateService
 
 DEMO_SERVICES = ("billing", "customer portal", "mail", "payroll", "vpn")
@@ -161,8 +162,10 @@ def _create_demo_users(app: Flask, database: Database, engine: Engine) -> None:
         if accounts.count_users(session) > 0:
             return
         demo = create_demo_users(session, now=engine.clock.now())
+    catalog = {service.name for service in schedule_views.services(database)}
     for service in DEMO_SERVICES:  # a small catalog, so that the demo users can raise changes at once
-        engine.run(CreateService(service), actor=SYSTEM_ACTOR)
+        if service not in catalog:
+            engine.run(CreateService(service), actor=SYSTEM_ACTOR)
     lines = ["", "Changeflow demo users (passwords and tokens are shown once; keep them):",
              f"  {'username':<22} {'roles':<22} {'password':<18} API token"]
     lines += [f"  {user.username:<22} {', '.join(f'{r}:{p}' for r, p in user.grants):<22} {user.password:<18} "
