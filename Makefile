@@ -28,7 +28,7 @@ lint: setup
 
 # Two workers on two cores take the suite from about 5.5 to 3.7 minutes on this machine kind (-n auto: one per core).
 test: lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadgroup
 
 # The diagram viewer bundle (web/static/diagram-viewer.*) is committed, so `make run` needs no Node. After
 # changing web/assets/ (sources, package.json, lockfile), rebuild it with Node 20+ and npm, and commit it.

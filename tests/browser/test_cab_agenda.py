@@ -47,8 +47,8 @@ def at_the_cab(live: LiveApp, title: str, service: str, start: str) -> str:
 
 @pytest.fixture(scope="module")
 def changes(live: LiveApp) -> list[str]:
-    keys = [at_the_cab(live, "Replace the core switches", "network", "2026-12-20T22:00:00Z"),
-            at_the_cab(live, "Move the data centre uplink", "wan", "2026-12-22T22:00:00Z")]
+    keys = [at_the_cab(live, "Replace the core switches", "mail", "2026-12-20T22:00:00Z"),
+            at_the_cab(live, "Move the data centre uplink", "vpn", "2026-12-22T22:00:00Z")]
     tasks = live.api("GET", "/tasks", "change-cab")
     [vote] = [t for t in tasks if t["business_key"] == keys[0] and t["element_id"] == "cab_vote"][:1]
     live.api("POST", f"/tasks/{vote['id']}/complete", "change-cab",
@@ -63,11 +63,11 @@ def test_a_cab_member_reads_the_agenda(live, new_page, changes):
     expect(page.get_by_role("heading", level=1)).to_have_text("CAB agenda")
     first = page.locator(f'tr[data-business-key="{changes[0]}"]')
     expect(first).to_contain_text("Replace the core switches")
-    expect(first).to_contain_text("network")
+    expect(first).to_contain_text("mail")
     expect(first).to_contain_text("high")
     expect(first).to_contain_text("1 approve, 0 reject, 0 abstain")
     expect(first).to_contain_text("2026-12-20 22:00 UTC")
-    expect(page.locator(f'tr[data-business-key="{changes[1]}"]')).to_contain_text("wan")
+    expect(page.locator(f'tr[data-business-key="{changes[1]}"]')).to_contain_text("vpn")
     expect(page.get_by_role("button", name="Record outcomes")).to_have_count(0)
 
     page.get_by_label("Planned start from").fill("2026-12-21")
