@@ -67,6 +67,11 @@ def test_the_owner_sees_the_studio_in_the_navigation_and_their_practices_models(
     assert '<a href="/studio" aria-current="page">Studio</a>' in page.text
     assert 'href="/studio/normal_change"' in page.text and 'href="/studio/emergency_change"' in page.text
     assert 'href="/studio/release"' not in page.text  # release belongs to another practice's owner
+    # each model links to its versions (with the visual diff) and to moving its instances
+    assert 'href="/studio/normal_change/versions"' in page.text
+    assert 'href="/studio/normal_change/migrations"' in page.text
+    modeler = owner.get("/studio/normal_change").text
+    assert 'href="/studio/normal_change/versions"' in modeler and 'href="/studio/normal_change/migrations"' in modeler
 
 
 @pytest.mark.parametrize("username", ["change-practitioner", "change-manager", "nobody"])
