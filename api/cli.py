@@ -26,6 +26,8 @@ from notifications import EXTENSION as NOTIFICATIONS
 from notifications import Notifier
 from roles.cli import CliWiring, make_groups
 from roles.errors import RolesError
+from schedule.cli import ScheduleCliWiring
+from schedule.cli import make_group as make_services_group
 
 ROOT = Path(__file__).resolve().parent.parent
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,8 +131,14 @@ def worker(interval: float | None) -> None:
     delivering.join()
 
 
+def _schedule_wiring() -> ScheduleCliWiring:
+    """The application as the ``services`` commands see it: the same runner as the roles commands."""
+    wiring = _wiring()
+    return ScheduleCliWiring(run=wiring.run, snapshot=wiring.snapshot)
+
+
 def init_app(app: Flask) -> None:
-    for group in make_groups(_wiring):
+    for group in (*make_groups(_wiring), make_services_group(_schedule_wiring)):
         for command in group.commands.values():
             command.callback = with_appcontext(command.callback)  # type: ignore[arg-type]
         app.cli.add_command(group)

@@ -438,3 +438,38 @@ def test_only_servers_started_from_the_cli_migrate_and_deploy(monkeypatch, argv,
     assert application._serves() is serves
     monkeypatch.delenv("FLASK_RUN_FROM_CLI")
     assert application._serves() is True  # gunicorn, python app.py
+
+
+# -- the service catalog (issue 13) ---------------------------------------------------------------------
+
+
+def test_services_are_added_listed_and_removed_from_the_command_line(app, cli, client):
+    added = cli("services", "add", "ledger", "--criticality", "high", "--window", "sun@02:00-06:00",
+                "--window", "sat,sun@22:00-02:00")
+    assert added.exit_code == 0, added.output
+    assert added.output.strip() == "The service ledger is in the catalog."
+    listed = cli("services", "list")
+    assert "ledger\tchange\thigh\tsun@02:00-06:00, sat,sun@22:00-02:00" in listed.output.splitlines()
+    # the API sees what the command line wrote
+    token = last_line(cli("users", "create", "auditor", "--role", "manager:change").output)
+    served = client.get("/api/services", headers={"Authorization": f"Bearer {token}"}).get_json()
+    [ledger] = [service for service in served if service["name"] == "ledger"]
+    assert ledger["maintenance_windows"] == [{"days": ["sun"], "start": "02:00", "end": "06:00"},
+                                             {"days": ["sat", "sun"], "start": "22:00", "end": "02:00"}]
+
+    removed = cli("services", "remove", "ledger")
+    assert removed.exit_code == 0 and removed.output.strip() == "The service ledger left the catalog."
+    assert "ledger" not in cli("services", "list").output
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("services", "add", "ledger", "--window", "sunday 2-6"), "write it as DAYS@HH:MM-HH:MM"),
+    (("services", "add", "ledger", "--criticality", "urgent"), "criticality"),
+    (("services", "remove", "nowhere"), "There is no service 'nowhere' in the catalog."),
+])
+def test_services_refuse_bad_input_and_change_nothing(app, cli, args, message):
+    before = cli("services", "list").output
+    result = cli(*args)
+    assert result.exit_code != 0 and "Traceback" not in result.output
+    assert message.lower() in result.output.lower(), result.output
+    assert cli("services", "list").output == before
