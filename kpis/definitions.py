@@ -7,7 +7,7 @@ The element ids are those of the shipped diagrams; a practice's own diagrams cou
 from __future__ import annotations
 
 CHANGE_TYPES = {"normal_change": "normal", "standard_change": "standard", "emergency_change": "emergency"}
-AUTHORIZATION_ELEMENTS = ("authorize_change", "authorize_high_risk_change", "authorize_emergency_change")
+AUTHORIZATION_ELEMENTS = ("authorize_change", "authorize_high_risk_change", "authorize_emergency_change", "cab_vote")
 REWORK_ELEMENTS = ("rework_request_for_change",)
 SUCCESSFUL = "successful"
 BACKED_OUT = "backed_out"

@@ -58,7 +58,8 @@ def cab_events(run: ProcessRun, type_: str) -> list[dict[str, Any]]:
     return [event["data"] for event in run.events() if event["type"] == type_]
 
 
-def test_a_high_risk_change_opens_one_vote_per_cab_member_and_all_approving_authorizes_it(start, cab):
+def test_a_high_risk_change_opens_one_vote_per_cab_member_and_all_approving_authorizes_it(start, cab, client,
+                                                                                         people):
     run = to_cab(start)
     run.expect_tasks({"cab_vote": set(cab)})
     assert len([t for t in run.open_tasks() if t["element_id"] == "cab_vote"]) == 3
@@ -89,6 +90,11 @@ def test_a_high_risk_change_opens_one_vote_per_cab_member_and_all_approving_auth
         ("completed", "change-manager", "close_change"),
         ("instance_completed", "change-manager"),
     )
+    # the KPIs count it as authorized, by the CAB's votes
+    report = Api(client, people).call("GET", "/api/kpis", as_="change-owner", step="read the KPIs",
+                                      query={"from": "2026-01-01", "to": "2026-01-31"})
+    metrics = report["periods"][0]["metrics"]
+    assert (metrics["closed"], metrics["authorized"], metrics["authorization_sla_breaches"]) == (1, 1, 0), metrics
 
 
 def test_reject_and_approve_give_rejected_under_any_reject(start, client, people):
