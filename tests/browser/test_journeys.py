@@ -14,8 +14,8 @@ import pytest
 
 from tests.browser.conftest import LiveApp, screenshot
 
-# The journeys build on each other (STATE): one xdist worker runs them, in order (make test uses --dist loadgroup).
-pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("journeys")]
+# The journeys build on each other (STATE): they run in order on one worker (make test uses --dist loadfile).
+pytestmark = pytest.mark.browser
 expect: Any = None  # playwright.sync_api.expect, imported once the chromium fixture has found Playwright
 
 
