@@ -24,14 +24,14 @@ from sqlalchemy_utc import UtcDateTime
 
 from engine.states import EventType, ExternalTaskStatus, InstanceStatus, TaskStatus
 
-metadata = MetaData(
-    naming_convention={
-        "ix": "ix_%(column_0_N_label)s",
-        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-        "pk": "pk_%(table_name)s",
-    }
-)
+# Constraint and index names every package's tables follow (the migrations rely on them).
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_N_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 def _enum(enum_class: type[StrEnum]) -> Enum:
     """Store an enum by its value (what the API shows) and read it back as the enum member."""

@@ -117,7 +117,7 @@ class DevMailbox:
         log.info("mail kept in the development mailbox (no CHANGEFLOW_SMTP_HOST): to %s: %s", to, subject)
 
     def close(self) -> None:
-        pass
+        """Nothing to close: the development mailbox writes each mail in its own transaction."""
 
 
 def post_webhook(url: str, body: str, secret: str, key: str, kind: str, *, timeout: float) -> None:
