@@ -77,9 +77,14 @@ class Execution:
     def facts(self) -> InstanceFacts:
         return InstanceFacts.of(self.instance)
 
-    def task_row(self, task_id: str, first_read: HumanTask) -> HumanTask:
-        """The task's row as committed now that we hold the instance lock (not a stale earlier read)."""
-        row = first_read if self.ctx.store.reads_under_write_lock else self.ctx.store.get_task(task_id, fresh=True)
+    def task_row(self, task_id: str, first_read: Any, *, plain: bool = False) -> Any:
+        """The task's row as committed now that we hold the instance lock (not a stale earlier read): an ORM
+        object, or with ``plain`` a read-only row (``store.task_row``)."""
+        store = self.ctx.store
+        if store.reads_under_write_lock:
+            row = first_read
+        else:
+            row = store.task_row(task_id) if plain else store.get_task(task_id, fresh=True)
         if row is None or row.instance_id != self.instance.id:
             raise NotFound(f"Task {task_id} does not exist.")
         return row

@@ -45,6 +45,9 @@ _LIVE_TASK_ROWS = Prepared(select(*HumanTask.__table__.c)
 _TASKS = cast(Table, HumanTask.__table__)
 _SET_TASK_STATUS = Prepared(update(_TASKS).where(HumanTask.id == bindparam("task_id"))
                             .values(status=bindparam("status")))
+_COMPLETE_TASK = Prepared(update(_TASKS).where(HumanTask.id == bindparam("task_id"))
+                          .values(status=bindparam("status"), assignee=bindparam("assignee"),
+                                  completed_by=bindparam("completed_by"), completed_at=bindparam("completed_at")))
 _INSERT_TASK = Prepared(insert(_TASKS))
 _INSERT_EVENT = Prepared(insert(cast(Table, Event.__table__)).values(
     at=bindparam("at"), actor=bindparam("actor"), type=bindparam("type"), instance_id=bindparam("instance_id"),
@@ -338,6 +341,12 @@ class Store:
         connection = self.session.connection()
         for task_id, status in statuses.items():
             _SET_TASK_STATUS.rows(connection, {"task_id": task_id, "status": status})
+
+    def mark_task_completed(self, task_id: str, *, completed_by: str, at: datetime, assignee: str) -> None:
+        """Write a task's completion now (a plain-row command's counterpart of setting the ORM object's fields)."""
+        _COMPLETE_TASK.rows(self.session.connection(), {"task_id": task_id, "status": TaskStatus.COMPLETED,
+                                                        "assignee": assignee, "completed_by": completed_by,
+                                                        "completed_at": at})
 
     def insert_task(self, task: HumanTask) -> None:
         """Write a new task row now, from a ``HumanTask`` that is not added to the session."""

@@ -6,7 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import bindparam, select
+
 from engine import Database
+from engine.prepared import Prepared
 from schedule.commands import token_hash
 from schedule.conflicts import conflicts_among, find_conflicts
 from schedule.lead_time import check_window
@@ -38,9 +41,20 @@ class EntryView:
                    tuple(conflicts or ()))
 
 
+# Every task page asks for its record's conflicts, and most records are not scheduled changes: this one
+# indexed read on the driver's cursor (engine.prepared) answers them without a session.
+_ENTRY_KIND = Prepared(select(ScheduleEntry.practice, ScheduleEntry.state)
+                       .where(ScheduleEntry.business_key == bindparam("business_key")))
+
+
+def _may_conflict(practice: str, state: EntryState) -> bool:
+    """Only a change still waiting for or holding its window has conflicts (not withdrawn, finished or a release)."""
+    return practice == "change" and state in (EntryState.REQUESTED, EntryState.AUTHORIZED)
+
+
 def entry_conflicts(store: ScheduleStore, row: ScheduleEntry) -> list[dict[str, Any]]:
     """The live conflicts of a scheduled change (none for withdrawn, finished or release entries)."""
-    if row.practice != "change" or row.state not in (EntryState.REQUESTED, EntryState.AUTHORIZED):
+    if not _may_conflict(row.practice, row.state):
         return []
     return find_conflicts(store.session, service=row.service, starts_at=row.starts_at, ends_at=row.ends_at,
                           exclude=row.business_key)
@@ -48,6 +62,10 @@ def entry_conflicts(store: ScheduleStore, row: ScheduleEntry) -> list[dict[str, 
 
 def live_conflicts(database: Database, business_key: str) -> list[dict[str, Any]]:
     """The conflicts of ``business_key``'s window as the schedule stands now (``[]`` when it is not scheduled)."""
+    with database.reading() as connection:
+        kind = _ENTRY_KIND.first(connection, {"business_key": business_key})
+    if kind is None or not _may_conflict(kind.practice, kind.state):
+        return []
     with database.snapshot() as session:
         store = ScheduleStore(session)
         row = store.entry(business_key)
