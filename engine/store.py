@@ -53,6 +53,44 @@ _INSERT_EVENT = Prepared(insert(cast(Table, Event.__table__)).values(
     at=bindparam("at"), actor=bindparam("actor"), type=bindparam("type"), instance_id=bindparam("instance_id"),
     task_id=bindparam("task_id"), data=bindparam("data")).returning(Event.id))
 
+
+
+def _next_key(insert: Any) -> Prepared:
+    return Prepared(insert(BusinessKeySequence).values(prefix=bindparam("prefix"), last_value=1)
+                    .on_conflict_do_update(index_elements=[BusinessKeySequence.prefix],
+                                           set_={"last_value": BusinessKeySequence.last_value + 1})
+                    .returning(BusinessKeySequence.last_value))
+
+
+# Every start takes a business key and looks up its process's latest version.
+_NEXT_KEY = {"postgresql": _next_key(postgresql.insert), "sqlite": _next_key(sqlite.insert)}
+_MODEL_REF = Prepared(select(ProcessModel.id, ProcessModel.key, ProcessModel.practice)
+                      .where(ProcessModel.key == bindparam("key")))
+_MODEL_AND_VERSION = (select(ProcessModel.id, ProcessModel.key, ProcessModel.practice,
+                             ProcessVersion.id.label("version_id"), ProcessVersion.number)
+                      .join(ProcessVersion, ProcessVersion.model_id == ProcessModel.id, isouter=True)
+                      .where(ProcessModel.key == bindparam("key")))
+_LATEST_VERSION = Prepared(_MODEL_AND_VERSION.order_by(ProcessVersion.number.desc()).limit(1))
+_NUMBERED_VERSION = Prepared(_MODEL_AND_VERSION.where(ProcessVersion.number == bindparam("number")))
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A process model's identity, as commands that start instances need it."""
+
+    id: int
+    key: str
+    practice: str
+
+
+@dataclass(frozen=True)
+class VersionRef:
+    """One deployed version of a model: its row id and its number."""
+
+    id: int
+    number: int
+
+
 PAGE_SIZE = 20  # a list's default page size, in the API, the web app and the engine
 
 
@@ -126,17 +164,8 @@ class Store:
 
     def next_business_key(self, prefix: str) -> str:
         """The next key for ``prefix`` (``CHG-000042``); an atomic upsert, safe under concurrency."""
-        insert = postgresql.insert if self.dialect == "postgresql" else sqlite.insert
-        statement = (
-            insert(BusinessKeySequence)
-            .values(prefix=prefix, last_value=1)
-            .on_conflict_do_update(
-                index_elements=[BusinessKeySequence.prefix],
-                set_={"last_value": BusinessKeySequence.last_value + 1},
-            )
-            .returning(BusinessKeySequence.last_value)
-        )
-        number = self.session.execute(statement).scalar_one()
+        statement = _NEXT_KEY[self.dialect]
+        number = statement.scalar(self.session.connection(), {"prefix": prefix})
         return f"{prefix}-{number:06d}"
 
     # -- process models and versions ---------------------------------------------------------------
@@ -147,18 +176,21 @@ class Store:
             statement = statement.with_for_update()
         return self.session.scalars(statement).first()
 
-    def model_and_version(self, key: str, number: int | None) -> tuple[ProcessModel | None, ProcessVersion | None]:
-        """A model and one of its versions (the latest when ``number`` is None), in one query."""
-        statement = (select(ProcessModel, ProcessVersion)
-                     .join(ProcessVersion, ProcessVersion.model_id == ProcessModel.id, isouter=True)
-                     .where(ProcessModel.key == key))
-        if number is not None:
-            statement = statement.where(ProcessVersion.number == number)
-        row = self.session.execute(statement.order_by(ProcessVersion.number.desc()).limit(1)).first()
+    def model_and_version(self, key: str, number: int | None) -> tuple[ModelRef | None, VersionRef | None]:
+        """A model and one of its versions (the latest when ``number`` is None), in one query: every start
+        asks, so it is a prepared read of the few columns callers use."""
+        connection = self.session.connection()
+        if number is None:
+            row = _LATEST_VERSION.first(connection, {"key": key})
+        else:
+            row = _NUMBERED_VERSION.first(connection, {"key": key, "number": number})
+            if row is None:
+                model = _MODEL_REF.first(connection, {"key": key})
+                return (ModelRef(model.id, model.key, model.practice) if model else None), None
         if row is None:
-            model = self.get_model(key) if number is not None else None
-            return model, None
-        return row[0], row[1]
+            return None, None
+        model_ref = ModelRef(row.id, row.key, row.practice)
+        return model_ref, (VersionRef(row.version_id, row.number) if row.version_id is not None else None)
 
     def version_with_hash(self, model_id: int, sha256: str) -> ProcessVersion | None:
         statement = select(ProcessVersion).where(ProcessVersion.model_id == model_id,
