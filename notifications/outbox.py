@@ -9,12 +9,14 @@ so a request pays one INSERT per notable event and never waits for a mail server
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from sqlalchemy import Table, bindparam, insert
 
 from engine.context import CommandContext
 from engine.models import Event, HumanTask, ProcessInstance
+from engine.prepared import Prepared
 from engine.specs import all_task_specs
 from engine.states import EventType, TaskStatus
 from notifications.kinds import Kind
@@ -155,6 +157,13 @@ def _escalated_element(ctx: CommandContext, instance: ProcessInstance, timer_id:
 
 def _add(ctx: CommandContext, kind: Kind, practice: str | None, instance_id: int | None, business_key: str | None,
          payload: dict[str, Any], *, task_id: str | None = None) -> None:
-    ctx.session.add(OutboxEntry(kind=kind.value, practice=practice, instance_id=instance_id,
-                                business_key=business_key, task_id=task_id, actor=ctx.actor, payload=payload,
-                                created_at=ctx.now))
+    # Written now on the command's connection, not staged for the unit of work: most commands that open a task
+    # write one, and the ORM's flush cost more than the INSERT itself (bench/RESULTS.md, issue 16).
+    _INSERT_ENTRY.rows(ctx.session.connection(), {
+        "kind": kind.value, "practice": practice, "instance_id": instance_id, "business_key": business_key,
+        "task_id": task_id, "actor": ctx.actor, "payload": payload, "created_at": ctx.now})
+
+
+_INSERT_ENTRY = Prepared(insert(cast(Table, OutboxEntry.__table__)).values(
+    {name: bindparam(name) for name in ("kind", "practice", "instance_id", "business_key", "task_id", "actor",
+                                        "payload", "created_at")}))
