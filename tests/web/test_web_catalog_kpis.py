@@ -88,3 +88,15 @@ def test_bad_dates_fall_back_to_the_last_periods_and_say_so(browser, shipped):
     assert page.status == 200
     assert "'2026-13-45' is not a day (YYYY-MM-DD); showing the last periods instead." in page.flashes()
     assert page.text.count('<td data-period="') == 6 * 20  # six months x the change metrics
+
+
+def test_a_range_where_nothing_closed_says_so_instead_of_drawing_empty_charts(browser, app, shipped):
+    page = browser("change-manager").get("/kpis?practice=change&from=2025-12-01&to=2026-01-31")
+    assert page.status == 200
+    assert "No change record was closed from 2025-12 to 2026-01." in page.text
+    assert 'id="kpi-data"' not in page.text and "<canvas" not in page.text
+    assert page.text.count('<td data-period="') == 2 * 20  # the table stays: every figure is zero or none
+    with app.extensions["changeflow"].database.transaction() as session:
+        insert_history(session, HISTORY)
+    page = browser("change-manager").get("/kpis?practice=change&from=2025-12-01&to=2026-01-31")
+    assert "was closed from" not in page.text and 'id="kpi-data"' in page.text and "<canvas" in page.text
