@@ -23,12 +23,15 @@ from forms import FormDefinition
 from roles.policy import PracticeFacts
 from schedule import check_window, find_conflicts
 from schedule.conflicts import BLACKOUT
+from schedule.models import Service
+from schedule.store import ScheduleStore
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
 RESERVED_KEYS = frozenset({"candidates"})  # /api/change-templates/candidates lists the maturity loop's
 RISKS = ("low", "medium", "high")
 STANDARD_CHANGE = "standard_change"
 DEFAULT_MIN_SUCCESSES = 3  # the maturity loop: how many successes make a normal change a template candidate
+LISTED_SERVICES = 20  # services named in the refusal of an unknown one
 
 
 # What a practitioner fills in to raise a standard change (the web page renders it; the template gives the rest).
@@ -94,6 +97,7 @@ class PublishTemplate:
                 "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'candidates')."]})
         _authorize(ctx, self.practice)
         windows = self.content.checked_windows()
+        service = catalog_service(ctx, self.content.service)
         latest = queries.latest_version(ctx.session, self.key, lock=True)
         if latest is not None and latest.practice != self.practice:
             raise InvalidInput(f"The template '{self.key}' belongs to the practice '{latest.practice}'.",
@@ -103,7 +107,7 @@ class PublishTemplate:
         content = self.content
         row = ChangeTemplate(
             key=self.key, version=(latest.version if latest else 0) + 1, practice=self.practice,
-            status=TemplateStatus.ACTIVE, name=content.name.strip(), service=content.service.strip(),
+            status=TemplateStatus.ACTIVE, name=content.name.strip(), service_id=service.id, service=service.name,
             implementation_plan=content.implementation_plan, backout_plan=content.backout_plan,
             test_plan=content.test_plan, max_risk=content.max_risk, allowed_windows=windows,
             source_changes=list(self.source_changes), published_by=ctx.actor, published_at=ctx.now)
@@ -126,6 +130,21 @@ class RetireTemplate:
         if latest.status is not TemplateStatus.RETIRED:  # retiring twice changes nothing
             latest.status, latest.retired_by, latest.retired_at = TemplateStatus.RETIRED, ctx.actor, ctx.now
         return TemplateView.of(latest)
+
+
+def catalog_service(ctx: CommandContext, name: str) -> Service:
+    """The service ``name`` of the schedule's catalog, locked until the command commits (so it cannot leave the
+    catalog meanwhile); ``InvalidInput`` on ``service`` saying how to add it otherwise."""
+    store = ScheduleStore(ctx.session)
+    found = store.service(name.strip(), lock=True)
+    if found is not None:
+        return found
+    names = store.service_names()
+    known = (f"The catalog has: {', '.join(names[:LISTED_SERVICES])}{', ...' if len(names) > LISTED_SERVICES else ''}."
+             if names else "The catalog has no service yet.")
+    raise InvalidInput(f"There is no service '{name.strip()}' in the catalog.", errors={"service": [
+        f"'{name.strip()}' is not a service of the catalog. {known} To add it, the change owner or an admin uses "
+        f"Services in the web app, POST /api/services, or: flask --app app services add '{name.strip()}'."]})
 
 
 def _moment(value: str, name: str, errors: dict[str, list[str]]) -> datetime | None:

@@ -66,6 +66,17 @@ def test_a_retired_template_is_refused_on_the_page(browser, app, published):
     assert "Monthly OS patching" not in browser("change-practitioner").get("/catalog").text
 
 
+def test_removing_a_service_an_active_template_names_is_refused_on_the_page(browser, app, published):
+    owner = browser("change-owner")
+    before = row_counts(app)
+    page = owner.post("/services/payroll/delete", {})
+    assert page.status == 409
+    assert ("The service &#39;payroll&#39; is named by active standard change templates: &#39;server_patching&#39; "
+            "(Monthly OS patching).") in page.text
+    assert row_counts(app) == before
+    assert 'action="/services/payroll/delete"' in owner.get("/services").text  # still in the catalog
+
+
 def test_the_dashboard_shows_the_known_answers_and_exports_csv(browser, app, shipped):
     with app.extensions["changeflow"].database.transaction() as session:
         insert_history(session, HISTORY)
