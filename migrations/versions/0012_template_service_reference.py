@@ -1,4 +1,5 @@
-"""change templates refer to their service in the catalog (change_template.service_id)
+"""change templates refer to their service in the catalog (change_template.service_id); outbox: tasks whose
+opening waits to be announced (notification_pending_task)
 
 Each template version gets the id of the service it names, matched by name. A template naming a service the
 catalog lacks stops the upgrade before anything changes, with the templates and how to add the services listed:
@@ -10,6 +11,7 @@ Revises: 0010
 
 from alembic import op
 import sqlalchemy as sa
+import sqlalchemy_utc
 
 revision = '0012'
 down_revision = '0010'
@@ -48,9 +50,21 @@ def upgrade() -> None:
                                     ['id'], ondelete='SET NULL')
         batch_op.create_check_constraint('ck_change_template_active_service',
                                          "status <> 'active' OR service_id IS NOT NULL")
+    op.create_table(
+        'notification_pending_task',
+        sa.Column('task_id', sa.String(length=64), nullable=False),
+        sa.Column('instance_id', sa.Integer(), nullable=False),
+        sa.Column('created_at', sqlalchemy_utc.sqltypes.UtcDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint('task_id', name=op.f('pk_notification_pending_task')),
+    )
+    with op.batch_alter_table('notification_pending_task', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_notification_pending_task_instance_id'), ['instance_id'], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('notification_pending_task', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_notification_pending_task_instance_id'))
+    op.drop_table('notification_pending_task')
     with op.batch_alter_table('change_template', schema=None) as batch_op:
         batch_op.drop_constraint('ck_change_template_active_service', type_='check')
         batch_op.drop_constraint(batch_op.f('fk_change_template_service_id_service'), type_='foreignkey')
