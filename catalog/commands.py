@@ -27,7 +27,8 @@ from schedule.models import Service
 from schedule.store import ScheduleStore
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
-RESERVED_KEYS = frozenset({"candidates"})  # /api/change-templates/candidates lists the maturity loop's
+# /api/change-templates/candidates lists the maturity loop's; /catalog/new is the web app's publish form.
+RESERVED_KEYS = frozenset({"candidates", "new"})
 RISKS = ("low", "medium", "high")
 STANDARD_CHANGE = "standard_change"
 DEFAULT_MIN_SUCCESSES = 3  # the maturity loop: how many successes make a normal change a template candidate
@@ -44,6 +45,29 @@ RAISE_FORM = FormDefinition.from_dict("catalog/raise", {
          "description": "Leave empty to use the template's name."},
         {"name": "notes", "type": "text", "label": "Specifics", "max_length": 20000,
          "description": "What is particular to this change: hosts, tickets, contacts."},
+    ],
+})
+
+
+# What the owner fills in to publish a template in the web app (the API takes the same as JSON). The service is
+# picked from the catalog, as a change request's is; windows are typed one per line.
+PUBLISH_FORM = FormDefinition.from_dict("catalog/publish", {
+    "title": "Publish a standard change template",
+    "fields": [
+        {"name": "key", "type": "string", "label": "Key", "required": True, "max_length": 100,
+         "description": "Lowercase letters, digits, '-' or '_', starting with a letter. Publishing a key that exists "
+                        "makes its next version."},
+        {"name": "name", "type": "string", "label": "Name", "required": True, "max_length": 200},
+        {"name": "service", "type": "string", "label": "Service", "required": True, "choices_from": "services",
+         "description": "A service of the catalog (Services)."},
+        {"name": "implementation_plan", "type": "text", "label": "Implementation plan", "required": True,
+         "max_length": 20000},
+        {"name": "backout_plan", "type": "text", "label": "Backout plan", "required": True, "max_length": 20000},
+        {"name": "test_plan", "type": "text", "label": "Test plan", "required": True, "max_length": 20000},
+        {"name": "max_risk", "type": "enum", "label": "Maximum risk", "required": True,
+         "choices": ["low", "medium", "high"]},
+        {"name": "allowed_windows", "type": "list", "items": "string", "label": "Allowed windows (UTC)",
+         "required": True, "description": "One per line: the days, then the hours, e.g. sat,sun 06:00-10:00."},
     ],
 })
 
@@ -94,7 +118,8 @@ class PublishTemplate:
     def execute(self, ctx: CommandContext) -> TemplateView:
         if not KEY_PATTERN.match(self.key) or self.key in RESERVED_KEYS:
             raise InvalidInput("Invalid template key.", errors={"key": [
-                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'candidates')."]})
+                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'candidates' or "
+                "'new')."]})
         _authorize(ctx, self.practice)
         windows = self.content.checked_windows()
         service = catalog_service(ctx, self.content.service)
