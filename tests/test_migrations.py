@@ -209,7 +209,8 @@ def test_0012_links_templates_to_their_services_by_name_and_stops_on_an_unknown_
             connection.execute(text(
                 "INSERT INTO change_template (id, key, version, practice, status, name, service, implementation_plan, "
                 "backout_plan, test_plan, max_risk, allowed_windows, source_changes, published_by, published_at) "
-                f"VALUES (:id, :key, 1, 'change', :status, :key, :service, 'i', 'b', 't', 'low', '[]', '[]', 'o', {at})"),
+                "VALUES (:id, :key, 1, 'change', :status, :key, :service, 'i', 'b', 't', 'low', '[]', '[]', 'o', "
+                f"{at})"),
                 {"id": number, "key": key, "status": status, "service": service})
     engine.dispose()
 
