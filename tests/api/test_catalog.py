@@ -310,3 +310,15 @@ def test_a_candidate_whose_service_left_the_catalog_is_refused_until_it_is_back(
     approved = http.post("/api/change-templates/candidates/approve", "change-owner", approve)
     assert approved.status_code == 201, approved.get_json()
     assert _stored(app) == [("payroll_upgrade", 1, "active", "payroll", _service_id(app, "payroll"))]
+
+
+def test_the_database_itself_keeps_an_active_template_on_a_service(http, shipped, app):
+    """What goes round the removal rule (a plain DELETE, without the ORM) meets the check constraint."""
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    from schedule.models import Service
+    publish(http)
+    with pytest.raises(IntegrityError), app.extensions["changeflow"].database.transaction() as session:
+        session.execute(delete(Service).where(Service.name == "payroll"))
+    assert _stored(app) == [("server_patching", 1, "active", "payroll", _service_id(app, "payroll"))]
