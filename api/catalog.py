@@ -142,7 +142,8 @@ class Templates(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Publish a template, or the next version of one (same `key`): the owner of the practice, admins.
 
-        The new version becomes the active one; the one before it is superseded."""
+        The new version becomes the active one; the one before it is superseded. `service` must be a service of
+        the catalog (`GET /api/services`): 422 otherwise, saying how to add it."""
         return _run(PublishTemplate(body["key"], _content(body), practice=body["practice"]), Action.MANAGE_CATALOG)
 
 

@@ -225,9 +225,10 @@ class ServiceItem(MethodView):
                                   body.get("maintenance_windows")))
 
     @blp.response(204)
-    @problems(blp, 403, 404)
+    @problems(blp, 403, 404, 409)
     def delete(self, name: str) -> Any:
-        """Take a service out of the catalog (process owner of change, admin)."""
+        """Take a service out of the catalog (process owner of change, admin). 409 while active standard change
+        templates name it: the answer names them."""
         _run(DeleteService(name))
         return ""
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from catalog.commands import (
     DEFAULT_MIN_SUCCESSES,
+    PUBLISH_FORM,
     RAISE_FORM,
     ApproveCandidate,
     PublishTemplate,
@@ -17,7 +18,8 @@ from catalog.commands import (
 )
 from catalog.queries import candidates, list_templates, template_versions
 from catalog.views import CandidateView, TemplateView
+from catalog.windows import windows_from_lines
 
-__all__ = ["DEFAULT_MIN_SUCCESSES", "RAISE_FORM", "ApproveCandidate", "CandidateView", "PublishTemplate",
-           "RaiseStandardChange", "RetireTemplate", "TemplateContent", "TemplateView", "candidates", "list_templates",
-           "template_versions"]
+__all__ = ["DEFAULT_MIN_SUCCESSES", "PUBLISH_FORM", "RAISE_FORM", "ApproveCandidate", "CandidateView",
+           "PublishTemplate", "RaiseStandardChange", "RetireTemplate", "TemplateContent", "TemplateView", "candidates",
+           "list_templates", "template_versions", "windows_from_lines"]

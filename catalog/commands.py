@@ -23,12 +23,16 @@ from forms import FormDefinition
 from roles.policy import PracticeFacts
 from schedule import check_window, find_conflicts
 from schedule.conflicts import BLACKOUT
+from schedule.models import Service
+from schedule.store import ScheduleStore
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,99}$")
-RESERVED_KEYS = frozenset({"candidates"})  # /api/change-templates/candidates lists the maturity loop's
+# /api/change-templates/candidates lists the maturity loop's; /catalog/new is the web app's publish form.
+RESERVED_KEYS = frozenset({"candidates", "new"})
 RISKS = ("low", "medium", "high")
 STANDARD_CHANGE = "standard_change"
 DEFAULT_MIN_SUCCESSES = 3  # the maturity loop: how many successes make a normal change a template candidate
+LISTED_SERVICES = 20  # services named in the refusal of an unknown one
 
 
 # What a practitioner fills in to raise a standard change (the web page renders it; the template gives the rest).
@@ -41,6 +45,29 @@ RAISE_FORM = FormDefinition.from_dict("catalog/raise", {
          "description": "Leave empty to use the template's name."},
         {"name": "notes", "type": "text", "label": "Specifics", "max_length": 20000,
          "description": "What is particular to this change: hosts, tickets, contacts."},
+    ],
+})
+
+
+# What the owner fills in to publish a template in the web app (the API takes the same as JSON). The service is
+# picked from the catalog, as a change request's is; windows are typed one per line.
+PUBLISH_FORM = FormDefinition.from_dict("catalog/publish", {
+    "title": "Publish a standard change template",
+    "fields": [
+        {"name": "key", "type": "string", "label": "Key", "required": True, "max_length": 100,
+         "description": "Lowercase letters, digits, '-' or '_', starting with a letter. Publishing a key that exists "
+                        "makes its next version."},
+        {"name": "name", "type": "string", "label": "Name", "required": True, "max_length": 200},
+        {"name": "service", "type": "string", "label": "Service", "required": True, "choices_from": "services",
+         "description": "A service of the catalog (Services)."},
+        {"name": "implementation_plan", "type": "text", "label": "Implementation plan", "required": True,
+         "max_length": 20000},
+        {"name": "backout_plan", "type": "text", "label": "Backout plan", "required": True, "max_length": 20000},
+        {"name": "test_plan", "type": "text", "label": "Test plan", "required": True, "max_length": 20000},
+        {"name": "max_risk", "type": "enum", "label": "Maximum risk", "required": True,
+         "choices": ["low", "medium", "high"]},
+        {"name": "allowed_windows", "type": "list", "items": "string", "label": "Allowed windows (UTC)",
+         "required": True, "description": "One per line: the days, then the hours, e.g. sat,sun 06:00-10:00."},
     ],
 })
 
@@ -91,9 +118,11 @@ class PublishTemplate:
     def execute(self, ctx: CommandContext) -> TemplateView:
         if not KEY_PATTERN.match(self.key) or self.key in RESERVED_KEYS:
             raise InvalidInput("Invalid template key.", errors={"key": [
-                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'candidates')."]})
+                "Use 1 to 100 lowercase letters, digits, '-' or '_', starting with a letter (not 'candidates' or "
+                "'new')."]})
         _authorize(ctx, self.practice)
         windows = self.content.checked_windows()
+        service = catalog_service(ctx, self.content.service)
         latest = queries.latest_version(ctx.session, self.key, lock=True)
         if latest is not None and latest.practice != self.practice:
             raise InvalidInput(f"The template '{self.key}' belongs to the practice '{latest.practice}'.",
@@ -103,7 +132,7 @@ class PublishTemplate:
         content = self.content
         row = ChangeTemplate(
             key=self.key, version=(latest.version if latest else 0) + 1, practice=self.practice,
-            status=TemplateStatus.ACTIVE, name=content.name.strip(), service=content.service.strip(),
+            status=TemplateStatus.ACTIVE, name=content.name.strip(), service_id=service.id, service=service.name,
             implementation_plan=content.implementation_plan, backout_plan=content.backout_plan,
             test_plan=content.test_plan, max_risk=content.max_risk, allowed_windows=windows,
             source_changes=list(self.source_changes), published_by=ctx.actor, published_at=ctx.now)
@@ -126,6 +155,21 @@ class RetireTemplate:
         if latest.status is not TemplateStatus.RETIRED:  # retiring twice changes nothing
             latest.status, latest.retired_by, latest.retired_at = TemplateStatus.RETIRED, ctx.actor, ctx.now
         return TemplateView.of(latest)
+
+
+def catalog_service(ctx: CommandContext, name: str) -> Service:
+    """The service ``name`` of the schedule's catalog, locked until the command commits (so it cannot leave the
+    catalog meanwhile); ``InvalidInput`` on ``service`` saying how to add it otherwise."""
+    store = ScheduleStore(ctx.session)
+    found = store.service(name.strip(), lock=True)
+    if found is not None:
+        return found
+    names = store.service_names()
+    known = (f"The catalog has: {', '.join(names[:LISTED_SERVICES])}{', ...' if len(names) > LISTED_SERVICES else ''}."
+             if names else "The catalog has no service yet.")
+    raise InvalidInput(f"There is no service '{name.strip()}' in the catalog.", errors={"service": [
+        f"'{name.strip()}' is not a service of the catalog. {known} To add it, the change owner or an admin uses "
+        f"Services in the web app, POST /api/services, or: flask --app app services add '{name.strip()}'."]})
 
 
 def _moment(value: str, name: str, errors: dict[str, list[str]]) -> datetime | None:

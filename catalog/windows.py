@@ -15,6 +15,8 @@ from typing import Any
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOUR = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+# A window as a person types it on one line: "sat,sun 06:00-10:00".
+_LINE = re.compile(r"^(?P<days>[a-z]{3}(?:\s*,\s*[a-z]{3})*)\s+(?P<start>\d\d:\d\d)\s*-\s*(?P<end>\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,21 @@ def parse_windows(raw: Any) -> tuple[list[Window], list[str]]:
             problems.append(f"{where}: 'end' must be after 'start' on the same day (split a night window in two).")
             continue
         windows.append(Window(tuple(day for day in DAYS if day in days), opening, closing))
+    return windows, problems
+
+
+def windows_from_lines(lines: Sequence[str]) -> tuple[list[dict[str, Any]], list[str]]:
+    """Windows typed one per line (``sat,sun 06:00-10:00``, in UTC) as ``parse_windows`` takes them, and the
+    lines that are not written so; ``parse_windows`` then checks the days and hours."""
+    windows, problems = [], []
+    for number, line in enumerate(lines, start=1):
+        found = _LINE.match(line.strip().lower())
+        if found is None:
+            problems.append(f"Line {number} ('{line.strip()}'): write a window as DAYS HH:MM-HH:MM, for example "
+                            "sat,sun 06:00-10:00 (UTC).")
+            continue
+        days = [day.strip() for day in found["days"].split(",")]
+        windows.append({"days": days, "start": found["start"], "end": found["end"]})
     return windows, problems
 
 

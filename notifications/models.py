@@ -141,6 +141,18 @@ class DueAlarm(Base):
     at: Mapped[datetime]
 
 
+class PendingTask(Base):
+    """A task that opened while its instance could not be worked (suspended, or stopped by an incident): nobody
+    has been told of it yet. Announced (``task.ready`` or ``task.assigned``) and forgotten when the instance is
+    resumed or retried, so each opening is announced exactly once."""
+
+    __tablename__ = "notification_pending_task"
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime]
+
+
 class DevMail(Base):
     """A mail kept instead of sent, when no SMTP server is configured (the embedded development server)."""
 

@@ -1,7 +1,9 @@
 """The engine's command listener: writes outbox rows in the transaction of the command that caused them.
 
 It reads what the command wrote (``ctx.store.written``: new human tasks and audit events) and adds an
-``OutboxEntry`` for each that should notify someone, plus the due-date alarms of new tasks. It only adds rows:
+``OutboxEntry`` for each that should notify someone, plus the due-date alarms of new tasks. A task that opens while
+its instance cannot be worked (suspended, or stopped by an incident) is nobody's work yet: it is noted as pending
+(``PendingTask``) and announced by the command that makes it workable (resume, retry), once. It only adds rows:
 whom to tell, how, and the sending are the worker's (``notifications.fanout`` and ``notifications.delivery``),
 so a request pays one INSERT per notable event and never waits for a mail server.
 """
@@ -20,7 +22,8 @@ from engine.prepared import Prepared
 from engine.specs import all_task_specs
 from engine.states import EventType, TaskStatus
 from notifications.kinds import Kind
-from notifications.models import DueAlarm, OutboxEntry
+from notifications.models import DueAlarm, OutboxEntry, PendingTask
+from notifications.store import NotificationStore
 
 DUE_SOON = timedelta(hours=4)  # how long before its due time a task counts as due soon
 
@@ -30,6 +33,9 @@ RELEASE_STEPS = {("release", "deploy_release"): Kind.RELEASE_DEPLOYED,
 # A change's authorization is the completion of a task whose form answers ``authorization_decision``.
 AUTHORIZATION_FIELD = "authorization_decision"
 AUTHORIZATIONS = {"authorize": Kind.CHANGE_AUTHORIZED, "reject": Kind.CHANGE_REJECTED}
+# After these an instance's tasks are workable again (resumed, retried) or gone (cancelled): its pending tasks are
+# announced, or forgotten.
+SETTLES_PENDING = frozenset({EventType.RESUMED, EventType.RETRIED, EventType.CANCELLED})
 
 
 class OutboxWriter:
@@ -42,17 +48,44 @@ class OutboxWriter:
         written = ctx.store.written
         if not written:
             return
+        settled: dict[int, None] = {}  # instances whose pending tasks to look at, in the order met
         for row in list(written):  # a copy: the engine's store may grow while we read (it does not, today)
             if isinstance(row, HumanTask):
                 self._task_opened(ctx, row)
             elif isinstance(row, Event) and row.instance_id is not None:
                 self._event(ctx, row)
+                if row.type in SETTLES_PENDING:
+                    settled[row.instance_id] = None
+        for instance_id in settled:  # after the tasks this command opened: those were announced above
+            self._announce_pending(ctx, instance_id)
 
     # -- new tasks ---------------------------------------------------------------------------------
 
     def _task_opened(self, ctx: CommandContext, task: HumanTask) -> None:
         if task.status is not TaskStatus.OPEN:
-            return  # opened in a suspended instance: it is nobody's work yet
+            # Opened in a suspended instance, or one an incident stopped: nobody's work yet. Told when it resumes.
+            ctx.session.add(PendingTask(task_id=task.id, instance_id=task.instance_id, created_at=ctx.now))
+            return
+        self._announce(ctx, task)
+
+    def _announce_pending(self, ctx: CommandContext, instance_id: int) -> None:
+        """Announce the instance's pending tasks that are open now, and forget those that closed meanwhile. A task
+        still suspended (a retry that stopped again) stays pending. Each is announced once: its note goes."""
+        store = NotificationStore(ctx.session)
+        pending = store.pending_tasks(instance_id)
+        if not pending:
+            return
+        live = {task.id: task for task in ctx.store.live_task_rows(instance_id)}  # their status as of now
+        for note in pending:
+            task = live.get(note.task_id)
+            if task is not None and task.status is not TaskStatus.OPEN:
+                continue
+            if task is not None:
+                self._announce(ctx, task)
+            store.delete(note)
+
+    def _announce(self, ctx: CommandContext, task: HumanTask) -> None:
+        """The task is open for its role (or its assignee): tell them, and set its due-date alarms."""
         kind = Kind.TASK_ASSIGNED if task.assignee else Kind.TASK_READY
         _add(ctx, kind, task.practice, task.instance_id, task.business_key, task_fields(task), task_id=task.id)
         if task.due_at is not None:

@@ -10,7 +10,16 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from notifications.models import Delivery, DevMail, DueAlarm, Notice, OutboxEntry, Preference, WebhookSubscription
+from notifications.models import (
+    Delivery,
+    DevMail,
+    DueAlarm,
+    Notice,
+    OutboxEntry,
+    PendingTask,
+    Preference,
+    WebhookSubscription,
+)
 from roles.models import RoleAssignment, User
 
 ALL_PRACTICES = "*"
@@ -53,6 +62,12 @@ class NotificationStore:
     def claim_due_alarms(self, now: datetime, limit: int) -> list[DueAlarm]:
         statement = select(DueAlarm).where(DueAlarm.at <= now).order_by(DueAlarm.at).limit(limit)
         return list(self.session.scalars(self._locked(statement)))
+
+    def pending_tasks(self, instance_id: int) -> list[PendingTask]:
+        """The instance's tasks whose opening nobody has been told of yet (see ``PendingTask``)."""
+        statement = select(PendingTask).where(PendingTask.instance_id == instance_id).order_by(PendingTask.created_at,
+                                                                                               PendingTask.task_id)
+        return list(self.session.scalars(statement))
 
     def delete(self, row: Any) -> None:
         self.session.delete(row)

@@ -190,3 +190,59 @@ def test_0006_rehashes_stored_versions_by_their_canonical_xml_and_back(empty_dat
     assert hashes() == [content_hash(bpmn, [], {}), old[1]]
     command.downgrade(alembic_config(url), "0004")
     assert hashes() == old
+
+
+# -- 0012: a change template refers to its service in the catalog ----------------------------------------
+
+
+def test_0012_links_templates_to_their_services_by_name_and_stops_on_an_unknown_one(empty_database_url: str) -> None:
+    url = empty_database_url
+    command.upgrade(alembic_config(url), "0010")
+    command.downgrade(alembic_config(url), "0010")  # the file may be left at head by another test of this module
+    engine = create_engine(url)
+    at = "'2026-01-01 00:00:00'"
+    with engine.begin() as connection:
+        connection.execute(text("INSERT INTO service (id, name, practice, criticality, maintenance_windows, "
+                                f"created_at, updated_at) VALUES (7, 'payroll', 'change', 'medium', '[]', {at}, {at})"))
+        for number, (key, status, service) in enumerate([("server_patching", "active", "payroll"),
+                                                         ("mail_patching", "retired", "mail")], start=1):
+            connection.execute(text(
+                "INSERT INTO change_template (id, key, version, practice, status, name, service, implementation_plan, "
+                "backout_plan, test_plan, max_risk, allowed_windows, source_changes, published_by, published_at) "
+                "VALUES (:id, :key, 1, 'change', :status, :key, :service, 'i', 'b', 't', 'low', '[]', '[]', 'o', "
+                f"{at})"),
+                {"id": number, "key": key, "status": status, "service": service})
+    engine.dispose()
+
+    def templates() -> list[tuple[Any, ...]]:
+        reader = create_engine(url)
+        try:
+            with reader.connect() as connection:
+                columns = [column["name"] for column in inspect(connection).get_columns("change_template")]
+                wanted = "key, service" + (", service_id" if "service_id" in columns else "")
+                return [tuple(row) for row in connection.execute(text(f"SELECT {wanted} FROM change_template "
+                                                                      "ORDER BY id"))]
+        finally:
+            reader.dispose()
+
+    with pytest.raises(RuntimeError) as refused:
+        command.upgrade(alembic_config(url), "head")
+    assert str(refused.value) == (
+        "Migration 0012 cannot link the standard change templates to the service catalog: mail_patching version 1 "
+        "(retired) names 'mail'. Nothing was changed. Add the missing services to the catalog (flask --app app "
+        "services add 'mail'; or POST /api/services), then run the migration again. Afterwards a service that no "
+        "active template names may leave the catalog again.")
+    assert _schema(url)["revision"] == "0010"
+    assert templates() == [("server_patching", "payroll"), ("mail_patching", "mail")]  # no service_id yet
+
+    writer = create_engine(url)
+    with writer.begin() as connection:
+        connection.execute(text("INSERT INTO service (id, name, practice, criticality, maintenance_windows, "
+                                f"created_at, updated_at) VALUES (9, 'mail', 'change', 'low', '[]', {at}, {at})"))
+    writer.dispose()
+    command.upgrade(alembic_config(url), "head")
+    assert templates() == [("server_patching", "payroll", 7), ("mail_patching", "mail", 9)]
+    assert _differences(url) == []
+
+    command.downgrade(alembic_config(url), "0010")
+    assert templates() == [("server_patching", "payroll"), ("mail_patching", "mail")]

@@ -1,5 +1,5 @@
 """The change-model catalog in the browser: the templates a practitioner raises standard changes from, and
-the owner's retire button. The same commands and policy as /api/change-templates."""
+the owner's publish form and retire button. The same commands and policy as /api/change-templates."""
 
 from __future__ import annotations
 
@@ -7,7 +7,18 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from catalog import RAISE_FORM, RaiseStandardChange, RetireTemplate, TemplateView, list_templates, template_versions
+from catalog import (
+    PUBLISH_FORM,
+    RAISE_FORM,
+    PublishTemplate,
+    RaiseStandardChange,
+    RetireTemplate,
+    TemplateContent,
+    TemplateView,
+    list_templates,
+    template_versions,
+    windows_from_lines,
+)
 from engine import Conflict, InvalidInput, NotFound
 from roles.policy import Action, PracticeFacts, authorizer, check, may
 from web.context import me, web
@@ -61,6 +72,38 @@ def raise_change(key: str) -> Any:
     return redirect(record_url(instance.business_key, instance.practice))
 
 
+def publish_form(*, values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
+                 problem: str | None = None, status: int = 200) -> Any:
+    """The owner's form for a new template (or the next version of one): the service is picked from the catalog."""
+    check(me(), Action.MANAGE_CATALOG, PracticeFacts(PRACTICE))
+    cf = web()
+    with cf.database.snapshot() as session:
+        choices = cf.engine.choices(session, PUBLISH_FORM)
+    fields = html_fields(PUBLISH_FORM, values or {}, errors, posted=values is not None, choice_lists=choices)
+    return render_template("catalog_publish.html", fields=fields, problem=problem), status
+
+
+def publish() -> Any:
+    """Publish the posted template (owners, admins); on success, back to the catalog."""
+    check(me(), Action.MANAGE_CATALOG, PracticeFacts(PRACTICE))
+    data = submitted_data(PUBLISH_FORM, request.form)
+    windows, problems = windows_from_lines(data.get("allowed_windows") or [])
+    content = TemplateContent(name=data.get("name", ""), service=data.get("service", ""),
+                              implementation_plan=data.get("implementation_plan", ""),
+                              backout_plan=data.get("backout_plan", ""), test_plan=data.get("test_plan", ""),
+                              max_risk=data.get("max_risk", ""), allowed_windows=windows)
+    try:
+        if problems:  # lines that are no window: said beside the field, before anything else is checked
+            raise InvalidInput("The template is not valid.", errors={"allowed_windows": problems})
+        template = web().engine.run(PublishTemplate(data.get("key", ""), content, practice=PRACTICE),
+                                    actor=me().username, authorize=authorizer(me(), Action.MANAGE_CATALOG))
+    except InvalidInput as error:
+        return publish_form(values=posted_values(PUBLISH_FORM, request.form), errors=error.errors, status=422,
+                            problem=error.detail)
+    flash(f"'{template.name}' version {template.version} is published on {template.service}.", "info")
+    return redirect(url_for("web.catalog"))
+
+
 def retire(key: str) -> Any:
     """Retire a template (owners, admins), once the confirmation box is ticked."""
     template = _template(key)
@@ -75,6 +118,8 @@ def retire(key: str) -> Any:
 
 def register(blp: Blueprint) -> None:
     blp.add_url_rule("/catalog", "catalog", catalog_page)
+    blp.add_url_rule("/catalog", "catalog_publish", publish, methods=["POST"])
+    blp.add_url_rule("/catalog/new", "catalog_publish_form", publish_form)  # 'new' is no template's key
     blp.add_url_rule("/catalog/<string:key>", "catalog_raise_form", raise_form)
     blp.add_url_rule("/catalog/<string:key>", "catalog_raise", raise_change, methods=["POST"])
     blp.add_url_rule("/catalog/<string:key>/retire", "catalog_retire", retire, methods=["POST"])

@@ -214,3 +214,111 @@ def test_the_maturity_loop_proposes_repeated_successes_and_the_owner_approves(ht
             body["source_changes"]) == ("payroll_upgrade", 1, "active", "restore last night's snapshot",
                                         "run the payroll smoke tests", list(reversed(keys)))
     assert http.get("/api/change-templates/candidates", "change-owner").get_json() == []  # covered now
+
+
+# -- the service is a reference to the schedule's catalog ------------------------------------------------
+
+
+def _stored(app: Any) -> list[tuple[str, int, str, str, int | None]]:
+    """The templates as stored: (key, version, status, service name, the id of the service it refers to)."""
+    from sqlalchemy import select
+
+    from catalog.models import ChangeTemplate
+    with app.extensions["changeflow"].database.snapshot() as session:
+        return [tuple(row) for row in session.execute(  # type: ignore[misc]
+            select(ChangeTemplate.key, ChangeTemplate.version, ChangeTemplate.status, ChangeTemplate.service,
+                   ChangeTemplate.service_id).order_by(ChangeTemplate.key, ChangeTemplate.version))]
+
+
+def _service_id(app: Any, name: str) -> int | None:
+    from schedule.store import ScheduleStore
+    with app.extensions["changeflow"].database.snapshot() as session:
+        found = ScheduleStore(session).service(name)
+        return found.id if found is not None else None
+
+
+def test_a_template_refers_to_its_service_in_the_catalog(http, shipped, app):
+    published = publish(http, service=" payroll ")
+    assert published["service"] == "payroll"  # the API still shows the name
+    assert _stored(app) == [("server_patching", 1, "active", "payroll", _service_id(app, "payroll"))]
+    assert _service_id(app, "payroll") is not None
+
+
+@pytest.mark.parametrize("user", ["change-owner", "admin"])
+def test_a_template_naming_a_service_the_catalog_lacks_is_refused(http, shipped, app, user):
+    before = row_counts(app)
+    response = http.post("/api/change-templates", user, template(service="payrol"))
+    body = assert_problem(response, 422, "validation-failed", detail="There is no service 'payrol' in the catalog.")
+    [message] = body["errors"]["service"]
+    assert message == ("'payrol' is not a service of the catalog. The catalog has: billing, customer portal, mail, "
+                       "payroll. To add it, the change owner or an admin uses Services in the web app, "
+                       "POST /api/services, or: flask --app app services add 'payrol'.")
+    assert set(body["errors"]) == {"service"}
+    assert row_counts(app) == before and _stored(app) == []
+    # A new version on an unknown service leaves the active one as it was.
+    publish(http)
+    assert_problem(http.post("/api/change-templates", user, template(service="nowhere")), 422)
+    assert _stored(app) == [("server_patching", 1, "active", "payroll", _service_id(app, "payroll"))]
+
+
+def test_a_service_active_templates_name_cannot_leave_the_catalog(http, shipped, app):
+    publish(http)
+    publish(http, key="payroll_restart", name="Payroll restart")
+    publish(http, key="mail_patching", name="Mail patching", service="mail")
+    payroll = _service_id(app, "payroll")
+
+    response = http.call("DELETE", "/api/services/payroll", "change-owner")
+    body = assert_problem(response, 409, "conflict", detail=(
+        "The service 'payroll' is named by active standard change templates: 'payroll_restart' (Payroll restart), "
+        "'server_patching' (Monthly OS patching). Retire them, or publish new versions of them on another service, "
+        "then remove it."))
+    assert body["context"] == {"service": "payroll", "templates": ["payroll_restart", "server_patching"]}
+    assert _service_id(app, "payroll") == payroll
+
+    # Once no active template names it, it goes; the versions no longer in use keep its name, without the link.
+    assert http.post("/api/change-templates/server_patching/retire", "change-owner").status_code == 200
+    publish(http, key="payroll_restart", name="Payroll restart", service="billing")
+    assert http.call("DELETE", "/api/services/payroll", "change-owner").status_code == 204
+    assert _service_id(app, "payroll") is None
+    assert _stored(app) == [("mail_patching", 1, "active", "mail", _service_id(app, "mail")),
+                            ("payroll_restart", 1, "superseded", "payroll", None),
+                            ("payroll_restart", 2, "active", "billing", _service_id(app, "billing")),
+                            ("server_patching", 1, "retired", "payroll", None)]
+    versions = http.get("/api/change-templates/server_patching/versions", "change-practitioner").get_json()
+    assert [(item["service"], item["status"]) for item in versions] == [("payroll", "retired")]
+    # A standard change from a template on a service still in the catalog is raised as before.
+    raised = http.post("/api/change-templates/payroll_restart/changes", "change-practitioner",
+                       {"planned_start": SATURDAY_7, "planned_end": SATURDAY_8})
+    assert raised.status_code == 201, raised.get_json()
+    assert raised.get_json()["data"]["affected_service"] == "billing"
+
+
+def test_a_candidate_whose_service_left_the_catalog_is_refused_until_it_is_back(http, shipped, clock, app_engine,
+                                                                               app):
+    for _ in range(3):
+        _successful_normal_change(http, clock, app_engine)
+    assert http.call("DELETE", "/api/services/payroll", "change-owner").status_code == 204
+    approve = {"key": "payroll_upgrade", "name": "Payroll database upgrade", "service": "payroll",
+               "implementation_plan": "pg_upgrade with links", "max_risk": "low", "allowed_windows": WEEKEND_MORNINGS}
+    before = row_counts(app)
+    body = assert_problem(http.post("/api/change-templates/candidates/approve", "change-owner", approve), 422,
+                          "validation-failed", detail="There is no service 'payroll' in the catalog.")
+    assert "flask --app app services add 'payroll'" in body["errors"]["service"][0]
+    assert row_counts(app) == before and _stored(app) == []
+
+    assert http.post("/api/services", "change-owner", {"name": "payroll"}).status_code == 201
+    approved = http.post("/api/change-templates/candidates/approve", "change-owner", approve)
+    assert approved.status_code == 201, approved.get_json()
+    assert _stored(app) == [("payroll_upgrade", 1, "active", "payroll", _service_id(app, "payroll"))]
+
+
+def test_the_database_itself_keeps_an_active_template_on_a_service(http, shipped, app):
+    """What goes round the removal rule (a plain DELETE, without the ORM) meets the check constraint."""
+    from sqlalchemy import delete
+    from sqlalchemy.exc import IntegrityError
+
+    from schedule.models import Service
+    publish(http)
+    with pytest.raises(IntegrityError), app.extensions["changeflow"].database.transaction() as session:
+        session.execute(delete(Service).where(Service.name == "payroll"))
+    assert _stored(app) == [("server_patching", 1, "active", "payroll", _service_id(app, "payroll"))]

@@ -106,6 +106,7 @@ def test_a_practitioner_is_not_offered_the_dashboard(new_page, live):
 
 def test_a_practitioner_raises_a_standard_change_from_the_catalog(new_page, live):
     saturday = datetime.now(UTC).date() + timedelta(days=(5 - datetime.now(UTC).weekday()) % 7 + 7)
+    live.api("POST", "/services", "admin", json={"name": "web-gateway"})  # a template names a service of the catalog
     live.api("POST", "/change-templates", "change-owner", json={
         "key": "cert_renewal", "name": "Certificate renewal", "service": "web-gateway",
         "implementation_plan": "Install the renewed certificate; reload nginx.", "backout_plan": "Restore the old one.",

@@ -72,6 +72,13 @@ def a_change_at_the_cab(http: Any, clock: Any) -> dict[str, Any]:
     return {"business_key": key, f"outcome-{key}": "approved"}
 
 
+def a_template_form(http: Any, clock: Any) -> dict[str, Any]:
+    """The publish form of a new template, on a service of the catalog."""
+    return {"key": f"template_{next(_names)}", "name": "OS patching", "service": "payroll",
+            "implementation_plan": "apt upgrade", "backout_plan": "restore the snapshot", "test_plan": "smoke tests",
+            "max_risk": "low", "allowed_windows": "sat,sun 06:00-10:00"}
+
+
 def a_notice(http: Any, clock: Any) -> dict[str, Any]:
     return notifications.a_notice(http, clock, http.client.application.extensions["changeflow"].engine)
 
@@ -205,8 +212,10 @@ MATRIX = [
     Row("POST", "/cab/rules/<string:key>", expect(403, 403, 302, 302, 403),
         form={"quorum": "2", "decision_rule": "majority", "vote_hours": "24"}, path_values={"key": "normal_change"}),
     # The standard change catalog: everyone in the practice reads it; practitioners raise (they may start
-    # standard_change); the owner and admins retire.
+    # standard_change); the owner and admins publish and retire.
     Row("GET", "/catalog", expect(200, 200, 200, 200, 404)),
+    Row("GET", "/catalog/new", expect(403, 403, 200, 200, 404)),
+    Row("POST", "/catalog", expect(403, 403, 302, 302, 404), a_template_form, form_from_setup=True),
     Row("GET", "/catalog/<string:key>", expect(200, 200, 200, 200, 404), a_template),
     Row("POST", "/catalog/<string:key>", expect(302, 403, 403, 403, 404), a_template,
         {"planned_start": "2026-01-10T07:00", "planned_end": "2026-01-10T08:00", "notes": "nodes 1-3"}),

@@ -66,6 +66,70 @@ def test_a_retired_template_is_refused_on_the_page(browser, app, published):
     assert "Monthly OS patching" not in browser("change-practitioner").get("/catalog").text
 
 
+PUBLISHED = {"key": "mail_patching", "name": "Mail server patching", "service": "mail",
+             "implementation_plan": "patch the relays one by one", "backout_plan": "restore the snapshot",
+             "test_plan": "send a test mail", "max_risk": "low",
+             "allowed_windows": "sat,sun 06:00-10:00\nmon 22:00-23:30"}
+
+
+def test_the_publish_form_offers_the_services_of_the_catalog(browser, app, shipped):
+    from schedule.store import ScheduleStore
+
+    with app.extensions["changeflow"].database.snapshot() as session:
+        catalog = ScheduleStore(session).service_names()
+    page = browser("change-owner").get("/catalog/new")
+    assert page.status == 200
+    select = re.search(r'<select id="field-service" name="service"[^>]*>(.*?)</select>', page.text, re.S)
+    assert select is not None, page.text
+    assert re.findall(r'<option value="([^"]+)"', select.group(1)) == catalog == ["billing", "customer portal",
+                                                                                   "mail", "payroll"]
+    assert 'href="/catalog/new"' in browser("change-owner").get("/catalog").text
+    assert browser("change-practitioner").get("/catalog/new").status == 403
+    assert 'href="/catalog/new"' not in browser("change-practitioner").get("/catalog").text
+
+
+def test_the_owner_publishes_a_template_from_the_page(browser, app, shipped, http):
+    client = browser("change-owner")
+    page = client.post("/catalog", PUBLISHED)
+    assert page.status == 302 and page.location == "/catalog"
+    assert "'Mail server patching' version 1 is published on mail." in client.get("/catalog").flashes()
+    [template] = http.get("/api/change-templates", "change-practitioner").get_json()
+    assert (template["key"], template["service"], template["allowed_windows"]) == ("mail_patching", "mail", [
+        {"days": ["sat", "sun"], "start": "06:00", "end": "10:00"},
+        {"days": ["mon"], "start": "22:00", "end": "23:30"}])
+    assert browser("change-practitioner").post("/catalog", PUBLISHED).status == 403
+
+
+@pytest.mark.parametrize("changed, field, message", [
+    ({"service": "mainframe"}, "service", "'mainframe' is not a service of the catalog. The catalog has: billing, "
+     "customer portal, mail, payroll. To add it, the change owner or an admin uses Services in the web app, "
+     "POST /api/services, or: flask --app app services add 'mainframe'."),
+    ({"allowed_windows": "weekends 06:00-10:00"}, "allowed_windows", "Line 1 ('weekends 06:00-10:00'): write a "
+     "window as DAYS HH:MM-HH:MM, for example sat,sun 06:00-10:00 (UTC)."),
+])
+def test_a_template_the_page_cannot_publish_shows_why_beside_the_field(browser, app, shipped, http, changed, field,
+                                                                       message):
+    before = row_counts(app)
+    page = browser("change-owner").post("/catalog", {**PUBLISHED, **changed})
+    assert page.status == 422
+    assert page.errors() == [message]
+    assert f'aria-describedby="field-{field}-help field-{field}-error"' in page.text
+    assert 'value="mail_patching"' in page.text  # what was typed is kept
+    assert row_counts(app) == before
+    assert http.get("/api/change-templates", "change-owner").get_json() == []
+
+
+def test_removing_a_service_an_active_template_names_is_refused_on_the_page(browser, app, published):
+    owner = browser("change-owner")
+    before = row_counts(app)
+    page = owner.post("/services/payroll/delete", {})
+    assert page.status == 409
+    assert ("The service &#39;payroll&#39; is named by active standard change templates: &#39;server_patching&#39; "
+            "(Monthly OS patching).") in page.text
+    assert row_counts(app) == before
+    assert 'action="/services/payroll/delete"' in owner.get("/services").text  # still in the catalog
+
+
 def test_the_dashboard_shows_the_known_answers_and_exports_csv(browser, app, shipped):
     with app.extensions["changeflow"].database.transaction() as session:
         insert_history(session, HISTORY)
