@@ -41,7 +41,7 @@ from notifications import Notifier, from_environment
 from roles import accounts
 from roles.demo import create_demo_users
 from roles.policy import role_for_lane
-from schedule import choice_lists
+from schedule import choice_lists, close_cancelled
 from schedule import views as schedule_views
 from schedule.commands import CreateService
 
@@ -131,6 +131,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
                     command_time_limit=app.config["CHANGEFLOW_COMMAND_TIME_LIMIT"],
                     services=register_cab_services(itsm_services()), business_keys=BUSINESS_KEY_PREFIXES,
                     choice_lists=choice_lists)
+    engine.when_cancelled(close_cancelled)  # a cancelled change or release leaves the forward schedule
     app.extensions[EXTENSION] = Changeflow(database, engine)
     notifier = Notifier(engine, app.config["CHANGEFLOW_NOTIFICATION_SETTINGS"] or from_environment(os.environ),
                         app.config["SECRET_KEY"])

@@ -153,7 +153,10 @@ class Cancel(MethodView):
     @blp.response(200, InstanceSchema)
     @problems(blp, 403, 404, 409, 422)
     def post(self, body: dict[str, Any], instance_id: int) -> Any:
-        """Cancel an instance for good; its open tasks are withdrawn (managers, owners, admins)."""
+        """Cancel an instance for good; its open tasks are withdrawn (managers, owners, admins).
+
+        In the same transaction, a cancelled change leaves the forward schedule and the releases that carried
+        it, and a cancelled release lets its changes go (docs/change-schedule.md)."""
         return _lifecycle(CancelInstance(instance_id, reason=(body or {}).get("reason")))
 
 

@@ -335,6 +335,8 @@ class CancelInstance:
         execution.live.cancel()
         execution.save(status=InstanceStatus.CANCELLED)
         execution.event(EventType.CANCELLED, reason=self.reason)
+        for listener in ctx.engine.cancel_listeners:
+            listener(ctx, execution.facts())
         return execution.view()
 
 
@@ -554,6 +556,10 @@ class CompleteTask(_TaskCommand):
         spiff_task = live_workflow.workflow.get_task_from_id(UUID(row.id))
         if not spiff_task.has_state(TaskState.READY):
             raise Conflict(f"The task '{row.title}' is not ready in the process.", task_id=row.id)
+        deadline = live_workflow.due_interruption(row.id, ctx.now)
+        if deadline is not None:
+            raise Conflict(f"The task '{row.title}' can no longer be completed: its deadline '{deadline}' has "
+                           "passed, and the process leaves the task there.", task_id=row.id, timer=deadline)
         ctx.store.mark_task_completed(row.id, completed_by=ctx.actor, at=ctx.now, assignee=row.assignee or ctx.actor)
         execution.completed_elements.append((row.element_id, ctx.actor))
         execution.closed_tasks.append((row.id, bool(row.separation)))

@@ -45,10 +45,16 @@ class CommandContext:
         through ``store``."""
         return self.store.session
 
+    def service_context(self, business_key: str, practice: str) -> ServiceContext:
+        """What a service of one instance sees inside this command: the rights of that instance (its practice,
+        and the links the service registry declares from it); the messages it sends are delivered after the
+        command, in its transaction."""
+        return ServiceContext(self.store, business_key=business_key, practice=practice, actor=self.actor,
+                              now=self.now, links=self.engine.services.links,
+                              post=lambda *message: self.messages.append(message))
+
     def script_engine(self, business_key: str, practice: str) -> ScriptEngine:
         """A script engine for one instance, whose service tasks run inside this command with the rights of
-        that instance (its practice, and the links the service registry declares from it)."""
-        services = ServiceContext(self.store, business_key=business_key, practice=practice, actor=self.actor,
-                                  now=self.now, links=self.engine.services.links,
-                                  post=lambda *message: self.messages.append(message))
-        return ScriptEngine(self.engine.sandbox, self.engine.services, services, now=self.now)
+        that instance."""
+        return ScriptEngine(self.engine.sandbox, self.engine.services, self.service_context(business_key, practice),
+                            now=self.now)

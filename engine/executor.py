@@ -56,6 +56,8 @@ class Command(Protocol[Result_co]):
 
 CommandListener = Callable[[CommandContext], None]
 """Called inside each command's transaction after it ran (see ``Engine.listen``)."""
+CancelListener = Callable[[CommandContext, InstanceFacts], None]
+"""Called inside the transaction of the command that cancelled an instance (see ``Engine.when_cancelled``)."""
 
 
 class Engine:
@@ -91,6 +93,7 @@ class Engine:
         self.command_time_limit = command_time_limit
         self.choice_lists = choice_lists
         self.listeners: list[CommandListener] = []
+        self.cancel_listeners: list[CancelListener] = []
 
     def choices(self, session: Session, form: FormDefinition | None) -> Mapping[str, Sequence[str]] | None:
         """The server lists ``form``'s ``choices_from`` fields pick from (None when it has none), read in
@@ -104,6 +107,14 @@ class Engine:
         ``ctx.store.written`` holds the rows it wrote (audit events, human tasks). Whatever the listener writes
         commits or rolls back with the command (the outbox of DESIGN.md §8); what it raises fails the command."""
         self.listeners.append(listener)
+
+    def when_cancelled(self, listener: CancelListener) -> None:
+        """Call ``listener`` whenever a command cancels an instance, inside that command and after the
+        instance is saved as cancelled, with the instance's facts: the packages that keep records beside an
+        instance (the change schedule) close them in the same transaction. What it writes commits or rolls back
+        with the cancel, what it raises fails it, and the messages it posts (``ctx.service_context``) are
+        delivered before the command ends."""
+        self.cancel_listeners.append(listener)
 
     def bundle(self, store: Store, version_id: int) -> ProcessBundle:
         """The parsed version, from the cache (the version's content is read only on a miss)."""

@@ -75,3 +75,5 @@ class EventType(StrEnum):
     CAB_OPENED = "cab.opened"  # a change went to the CAB: the rule, the seats and the deadline
     CAB_DECIDED = "cab.decided"  # the CAB vote closed: outcome, tally, who decided (the rule or the chair)
     CAB_RULE_SET = "cab.rule_set"  # an owner set a change model's CAB rule
+    # Written by the change schedule (schedule/) on a release's trail; the engine only stores it.
+    CHANGE_UNLINKED = "schedule.change_unlinked"  # a change the release carried was cancelled: it left the release

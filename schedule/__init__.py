@@ -3,7 +3,8 @@ times, calendar feeds, and releases that move with the changes they carry.
 
 Wired into the generic engine by ``app.py`` through the engine's extension points: its service tasks join the
 ITSM registry (``register_services``), and the catalog feeds forms' ``choices_from: services``
-(``choice_lists``). The engine never imports this package.
+(``choice_lists``), and a cancelled instance leaves the schedule (``close_cancelled``, an ``Engine.when_cancelled``
+listener). The engine never imports this package.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.orm import Session
 
+from schedule.cancellation import close_cancelled
 from schedule.conflicts import find_conflicts
 from schedule.lead_time import check_window, window_errors
 from schedule.process_services import register_services
@@ -23,4 +25,5 @@ def choice_lists(session: Session) -> Mapping[str, Sequence[str]]:
     return {"services": ScheduleStore(session).service_names()}
 
 
-__all__ = ["check_window", "choice_lists", "find_conflicts", "register_services", "window_errors"]
+__all__ = ["check_window", "choice_lists", "close_cancelled", "find_conflicts", "register_services",
+           "window_errors"]

@@ -6,7 +6,7 @@ release reaches the changes it carries (the ``release -> change`` link of the IT
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
@@ -20,6 +20,9 @@ OPEN = (InstanceStatus.RUNNING, InstanceStatus.WAITING)
 RELEASE_SETTLED = "release_settled"
 #: A release closure code, as the outcome of each change it carried.
 CHANGE_OUTCOME_OF_RELEASE = {"deployed": "successful", "rolled_back": "backed_out"}
+#: The deploy task's deadline when no linked change has a window on the schedule (changes raised before it
+#: existed): no window to keep, so a deadline far enough never to matter, yet a valid timer.
+NO_WINDOW_DEADLINE = timedelta(days=366)
 
 
 def parse_moment(value: object, name: str) -> datetime:
@@ -132,16 +135,22 @@ def check_release_changes(context: ServiceContext) -> dict[str, Any]:
             problems.append(f"{key} is not authorized (status {change.status.value})")
         elif entry is not None and entry.state is EntryState.IMPLEMENTED:
             problems.append(f"{key} is being implemented on its own")
+    if not keys:
+        problems.append(f"{context.business_key} carries no change (a cancelled change leaves its release); link "
+                        "one while planning, or cancel the release")
     windows = [(entry.starts_at, entry.ends_at) for entry in entries.values()]
     window_start = max((starts for starts, _ in windows), default=None)
+    window_end = max((ends for _, ends in windows), default=None)
     wait = not problems and window_start is not None and context.now < window_start
     if not problems and not wait and windows and not any(starts <= context.now < ends for starts, ends in windows):
         problems.append(f"It is {context.now:%Y-%m-%d %H:%M} UTC, outside the window of every linked change "
-                        f"(the last ended {max(ends for _, ends in windows):%Y-%m-%d %H:%M} UTC); "
+                        f"(the last ended {window_end:%Y-%m-%d %H:%M} UTC); "
                         "reschedule the changes or unlink them")
     return {"all_authorized": bool(keys) and not problems, "changes": changes, "problems": problems,
             "change_keys": keys, "wait": wait,
-            "window_start": window_start.isoformat() if window_start else None}
+            "window_start": window_start.isoformat() if window_start else None,
+            # The deployment must be recorded before the last window ends (the deploy task's deadline).
+            "deploy_by": (window_end or context.now + NO_WINDOW_DEADLINE).isoformat()}
 
 
 def settle_release(context: ServiceContext, outcome: str) -> dict[str, Any]:

@@ -297,6 +297,8 @@ def _describe(kind: EventType, title: str, data: dict[str, Any]) -> tuple[str, s
         return "added a work note", data.get("text")
     if kind is EventType.RELEASE_OUTCOME:
         return f"release {data.get('release')} ended: {data.get('outcome')}", None
+    if kind is EventType.CHANGE_UNLINKED:
+        return f"{data.get('change')} left the release ({data.get('reason')})", data.get("text")
     if kind is EventType.INSTANCE_COMPLETED:
         return "the process completed", None
     if kind in (EventType.SUSPENDED, EventType.CANCELLED):

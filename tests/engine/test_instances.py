@@ -146,6 +146,27 @@ def test_cancel_withdraws_every_open_task_and_keeps_the_data(engine):
         engine.run(ResumeInstance(instance.id), actor="mike")
 
 
+def test_cancel_listeners_run_once_inside_the_cancel_and_a_failing_one_undoes_it(engine):
+    deploy(engine, TWO_TASKS)
+    instance = start(engine)
+    heard = []
+
+    def listener(ctx, facts):
+        heard.append((facts.business_key, facts.status, ctx.actor, ctx.store.get_instance(facts.instance_id).status))
+        if len(heard) == 1:
+            raise RuntimeError("the schedule could not be updated")
+
+    engine.when_cancelled(listener)
+    with pytest.raises(RuntimeError):
+        engine.run(CancelInstance(instance.id), actor="mike")
+    assert instance_row(engine, instance.id).status is InstanceStatus.RUNNING  # rolled back with the listener
+    assert [task.state for task in tasks_of(engine, instance.id)] == [TaskStatus.OPEN]
+
+    engine.run(CancelInstance(instance.id), actor="mike")
+    engine.run(CancelInstance(instance.id), actor="mike")  # already cancelled: nothing happens, nobody is told
+    assert heard == [(instance.business_key, InstanceStatus.CANCELLED, "mike", InstanceStatus.CANCELLED)] * 2
+
+
 def test_a_suspended_instance_can_be_cancelled(engine):
     deploy(engine, TWO_TASKS)
     instance = start(engine)

@@ -136,6 +136,29 @@ def test_an_interrupting_timer_withdraws_the_task(engine, clock):
         engine.run(CompleteTask(task.id), actor="pat")
 
 
+def test_a_task_whose_interrupting_timer_fell_due_cannot_be_completed_before_the_worker_fires_it(engine, clock):
+    deploy(engine, DEADLINE)
+    instance = start(engine)
+    task = instance.tasks[0]
+    clock.advance(timedelta(days=1))  # due now; the worker has not come by
+
+    with pytest.raises(Conflict, match="its deadline 'too_late' has passed") as refused:
+        engine.run(CompleteTask(task.id), actor="pat")
+    assert refused.value.context == {"task_id": task.id, "timer": "too_late"}
+    assert engine.task_view(task.id).state is TaskStatus.OPEN  # nothing was written
+    assert event_types(engine, instance.id) == [EventType.STARTED]
+    assert engine.fire_due_timers() == 1
+    assert engine.instance_view(instance.id).data == {"expired": True}
+
+
+def test_a_task_completed_a_moment_before_its_interrupting_timer_is_done(engine, clock):
+    deploy(engine, DEADLINE)
+    instance = start(engine)
+    clock.advance(timedelta(days=1) - timedelta(seconds=1))
+    done = engine.run(CompleteTask(instance.tasks[0].id), actor="pat")
+    assert done.instance.status is InstanceStatus.COMPLETED
+
+
 def test_an_intermediate_timer_to_a_date_from_form_data(engine, clock):
     deploy(engine, diagram(
         start_event() + user_task("schedule", "Schedule", form="test/schedule")

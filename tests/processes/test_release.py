@@ -237,16 +237,18 @@ def test_the_gate_refuses_changes_that_are_closed_or_delivered_and_a_deployment_
         "UTC); reschedule the changes or unlink them"], check
     run.expect_tasks({"resolve_unauthorized_changes": MANAGERS})
 
-    # a change that ended meanwhile (cancelled by its manager) is refused too
+    # a change cancelled meanwhile (by its manager) leaves the release: the gate finds nothing to deploy
     Api(client, people).call("POST", f"/api/instances/{normal.id}/cancel", as_="change-manager",
                              json_body={"reason": "Superseded."})
     run.complete("resolve_unauthorized_changes", as_="release-manager", blocked_action="recheck")
-    assert run.data["change_check"]["problems"] == [f"{normal.business_key} is cancelled, not open"]
+    assert run.data["change_check"]["problems"] == [
+        f"{run.business_key} carries no change (a cancelled change leaves its release); link one while planning, "
+        "or cancel the release"], run.data["change_check"]
     run.complete("resolve_unauthorized_changes", as_="release-manager", blocked_action="cancel",
                  blocked_notes="Replanning.")
     run.expect_status("completed")
-    run.expect_data(outcome="cancelled", outcome_record={"recorded": [normal.business_key]})
-    expect_outcome_on(normal, run, "cancelled", delivered=False)
+    run.expect_data(outcome="cancelled", outcome_record={"recorded": []})
+    assert outcomes_on(normal) == []  # it had left the release before the release ended
 
 
 @pytest.mark.parametrize(("impact", "authorize", "authority"), [

@@ -6,8 +6,10 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from engine.models import Event, HumanTask
+from schedule.models import ScheduleEntry
 from tests.api.support import change_request, rows
 
 pytestmark = pytest.mark.usefixtures("shipped")
@@ -305,6 +307,9 @@ def test_managers_suspend_resume_and_cancel_only_with_the_confirmation(app, brow
     assert status() == "running"
     manager.post("/records/CHG-000001/cancel", {"confirm": "yes", "reason": "not needed"})
     assert status() == "cancelled"
+    with app.extensions["changeflow"].database.snapshot() as session:  # off the schedule, in the same command
+        entry = session.scalars(select(ScheduleEntry).filter_by(business_key="CHG-000001")).one()
+        assert (entry.state.value, entry.outcome) == ("withdrawn", "cancelled")
     assert manager.post("/records/CHG-000001/explode", {"confirm": "yes"}).status == 404
 
 
