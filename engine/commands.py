@@ -558,8 +558,11 @@ class CompleteTask(_TaskCommand):
             raise Conflict(f"The task '{row.title}' is not ready in the process.", task_id=row.id)
         deadline = live_workflow.due_interruption(row.id, ctx.now)
         if deadline is not None:
-            raise Conflict(f"The task '{row.title}' can no longer be completed: its deadline '{deadline}' has "
-                           "passed, and the process leaves the task there.", task_id=row.id, timer=deadline)
+            timer, due = deadline
+            raise Conflict(f"The task '{row.title}' of {row.business_key} ended at its deadline: the timer '{timer}' "
+                           f"fell due at {due:%Y-%m-%d %H:%M} UTC, before this completion. The process takes the "
+                           "timer's path when the timer worker next runs.", task_id=row.id, timer=timer,
+                           due_at=due.isoformat())
         ctx.store.mark_task_completed(row.id, completed_by=ctx.actor, at=ctx.now, assignee=row.assignee or ctx.actor)
         execution.completed_elements.append((row.element_id, ctx.actor))
         execution.closed_tasks.append((row.id, bool(row.separation)))

@@ -323,9 +323,10 @@ class LiveWorkflow:
                 ready.append(ReadyTask(str(task.id), meta, None))
         return ready
 
-    def due_interruption(self, task_id: str, now: datetime) -> str | None:
-        """The name of an interrupting timer on the task that fell due by ``now`` but has not fired yet (the worker
-        has not come by), or None. Such a timer wins over a late completion: the task is over at its deadline."""
+    def due_interruption(self, task_id: str, now: datetime) -> tuple[str, datetime] | None:
+        """The name and due time of an interrupting timer on the task that fell due by ``now`` but has not fired
+        yet (the worker has not come by), or None. Such a timer wins over a late completion: the task is over at
+        its deadline."""
         task = self.workflow.get_task_from_id(UUID(task_id))
         parent = task.parent if task is not None else None
         if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
@@ -336,7 +337,7 @@ class LiveWorkflow:
                     and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)):
                 moment = due_at(sibling._get_internal_data("event_value"))
                 if moment is not None and moment <= now:
-                    return str(spec.bpmn_name or spec.bpmn_id)
+                    return str(spec.bpmn_name or spec.bpmn_id), moment
         return None
 
     def _boundary_due_at(self, task: Any) -> datetime | None:

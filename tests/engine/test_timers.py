@@ -142,9 +142,11 @@ def test_a_task_whose_interrupting_timer_fell_due_cannot_be_completed_before_the
     task = instance.tasks[0]
     clock.advance(timedelta(days=1))  # due now; the worker has not come by
 
-    with pytest.raises(Conflict, match="its deadline 'too_late' has passed") as refused:
+    with pytest.raises(Conflict, match="ended at its deadline: the timer 'too_late' fell due at ") as refused:
         engine.run(CompleteTask(task.id), actor="pat")
-    assert refused.value.context == {"task_id": task.id, "timer": "too_late"}
+    assert set(refused.value.context) == {"task_id", "timer", "due_at"}
+    assert (refused.value.context["task_id"], refused.value.context["timer"]) == (task.id, "too_late")
+    assert refused.value.context["due_at"] <= clock.now().isoformat()
     assert engine.task_view(task.id).state is TaskStatus.OPEN  # nothing was written
     assert event_types(engine, instance.id) == [EventType.STARTED]
     assert engine.fire_due_timers() == 1
