@@ -25,7 +25,7 @@ from schedule.models import (
     SchedulePolicy,
     Service,
 )
-from schedule.process_services import OPEN, parse_moment
+from schedule.process_services import OPEN, check_release_delivery, parse_moment, waits_for_release
 from schedule.store import ScheduleStore
 from schedule.windows import window_problems
 
@@ -259,6 +259,11 @@ def link_problems(ctx: CommandContext, change_keys: Sequence[Any], *, release_ke
             problems.append(f"{key} is a {row.practice} record, not a change.")
         elif row.status not in OPEN:
             problems.append(f"{key} is {row.status.value}: only an open change can be carried by a release.")
+        elif not waits_for_release(ctx.engine.bundle(ctx.store, row.version_id)):
+            # Its process would implement it on its own as well: the change would be implemented twice.
+            problems.append(f"{key} is a change of '{row.process_key}', whose process implements it itself "
+                            f"(it has no '{check_release_delivery.__name__}' service task): a release cannot carry "
+                            "it.")
         else:
             entry = entries.get(key)
             if entry is not None and entry.delivered_by is not None:

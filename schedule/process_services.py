@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.services import ServiceContext, ServiceError, ServiceRegistry
+from engine.specs import ProcessBundle, all_task_specs
 from engine.states import EventType, InstanceStatus
 from schedule.conflicts import find_conflicts
 from schedule.models import EntryState, ScheduleEntry
@@ -103,6 +104,13 @@ def check_release_delivery(context: ServiceContext) -> dict[str, Any]:
     if entry is not None:
         entry.state, entry.updated_at = EntryState.IMPLEMENTED, context.now
     return {"release": None, "outcome": None}
+
+
+def waits_for_release(bundle: ProcessBundle) -> bool:
+    """Whether a change process lets a release deliver its changes: it asks ``check_release_delivery`` before
+    implementing (the shipped normal and standard changes do; the emergency change implements at once)."""
+    return any(getattr(spec, "operation_name", None) == check_release_delivery.__name__
+               for spec in all_task_specs(bundle.spec, bundle.subprocess_specs))
 
 
 def check_release_changes(context: ServiceContext) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import pytest
 
 from tests.processes.harness import Api, ProcessRun, enrol
 from tests.processes.samples import (
+    EMERGENCY_REQUEST,
     PLANNED_END,
     PLANNED_START,
     REQUEST,
@@ -353,3 +354,14 @@ def test_an_owner_who_requested_a_high_impact_release_may_not_authorize_its_depl
     assert problem["type"] == "urn:changeflow:problem:separation-of-duties", problem
     run.complete("authorize_deployment_high_impact", as_="release-owner", deployment_decision="authorize")
     run.expect_tasks({"deploy_release": "release-practitioner"})
+
+
+def test_planning_refuses_an_emergency_change_which_implements_itself(start):
+    """The emergency change implements at once: had a release carried it too, it would be implemented twice."""
+    emergency = start("emergency_change", as_="change-practitioner", data=EMERGENCY_REQUEST)
+    emergency.expect_tasks({"authorize_emergency_change": "change-owner"})
+    problem = ProcessRun.refused(emergency.api.client, emergency.api.people, "release", as_="release-manager",
+                                 expect=422, data=release_plan(emergency.business_key))
+    assert problem["errors"]["change_keys"] == [
+        f"{emergency.business_key} is a change of 'emergency_change', whose process implements it itself (it has "
+        "no 'check_release_delivery' service task): a release cannot carry it."], problem
