@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from engine.states import TaskStatus
@@ -116,12 +116,25 @@ def _delivery(entry: OutboxEntry, kind: Kind, channel: str, target: str, address
                     created_at=now)
 
 
+HELD_ALARM_RECHECK = timedelta(minutes=5)  # how often a held alarm (its instance suspended) is looked at again
+
+
 def ring_alarms(store: NotificationStore, engine_store: Store, alarms: Sequence[DueAlarm], now: datetime) -> int:
-    """Turn due alarms of tasks still open into outbox entries; forget every alarm handled."""
+    """Turn due alarms of tasks still open into outbox entries; forget every alarm handled.
+
+    The alarm of a task whose instance is suspended or stopped by an incident waits: nobody can act on it now, and
+    the warning is still due once the instance is resumed or retried (it is looked at again every
+    ``HELD_ALARM_RECHECK``). A due-soon warning that comes after the due time is dropped: the overdue one says more.
+    """
     rung = 0
     for alarm in alarms:
         task = engine_store.get_task(alarm.task_id)
-        if task is not None and task.status is TaskStatus.OPEN:
+        if task is not None and task.status is TaskStatus.SUSPENDED:
+            alarm.at = now + HELD_ALARM_RECHECK
+            continue
+        late_warning = (alarm.kind == Kind.TASK_DUE_SOON.value and task is not None and task.due_at is not None
+                        and task.due_at <= now)
+        if task is not None and task.status is TaskStatus.OPEN and not late_warning:
             store.add(OutboxEntry(kind=alarm.kind, practice=task.practice, instance_id=task.instance_id,
                                   business_key=task.business_key, task_id=task.id, actor="system",
                                   payload=task_fields(task), created_at=now))

@@ -72,3 +72,26 @@ def test_no_overdue_warning_for_a_task_completed_in_time(http, clock, shipped, n
     clock.advance(timedelta(hours=3))
     notifier.run_pass()
     assert "task.overdue" not in kinds(http, "change-owner")
+
+
+def test_a_warning_that_falls_due_while_the_instance_is_suspended_comes_after_it_resumes(
+        http, clock, shipped, notifier):
+    response = http.post("/api/instances", "change-practitioner",
+                         {"process": "emergency_change", "data": EMERGENCY_REQUEST})
+    instance = response.get_json()
+    suspended = http.post(f"/api/instances/{instance['id']}/suspend", "change-manager", {"reason": "vendor call"})
+    assert suspended.status_code == 200, suspended.get_json()
+
+    clock.advance(timedelta(hours=3))  # the task fell due 1 h ago, while nobody could work on it
+    notifier.run_pass()
+    notifier.run_pass()
+    assert kinds(http, "change-owner") == ["task.ready"]  # held: neither due soon nor overdue is sent now
+
+    assert http.post(f"/api/instances/{instance['id']}/resume", "change-manager").status_code == 200
+    clock.advance(timedelta(minutes=5))  # a held alarm is looked at again within five minutes
+    notifier.run_pass()
+    # Overdue, once; the due-soon warning would come after the due time, and is dropped.
+    assert kinds(http, "change-owner") == ["task.overdue", "task.ready"]
+    clock.advance(timedelta(hours=1))
+    notifier.run_pass()
+    assert kinds(http, "change-owner") == ["task.overdue", "task.ready"]
