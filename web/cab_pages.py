@@ -42,7 +42,14 @@ def agenda_page() -> Any:
     chairs = {item.business_key: item.requester != principal.username
               and may(principal, Action.CHAIR_CAB, ProcessFacts(item.process_key, item.practice)) for item in items}
     return render_template("cab/agenda.html", items=items, chairs=chairs, chair_any=any(chairs.values()),
-                           outcomes=OUTCOMES, args=request.args)
+                           outcomes=OUTCOMES, args=request.args, practices=_agenda_choices())
+
+
+def _agenda_choices() -> list[str]:
+    """The practices with deployed processes whose agenda the signed-in person may read: the filter's choices."""
+    readable = agenda_practices(me())  # None: every practice (an admin)
+    models = web().engine.list_models(me().visible_practices(), PageRequest(1, MAX_MODELS)).items
+    return sorted({model.practice for model in models if readable is None or model.practice in readable})
 
 
 def record_outcomes() -> Any:

@@ -88,3 +88,16 @@ def test_the_owner_sets_a_rule_and_a_bad_one_is_refused_naming_the_field(app, br
     assert refused.status == 422 and "quorum" in refused.text.lower()
     assert [r["quorum"] for r in rows(app, "cab_rule")["cab_rule"]] == [3]
     assert 'aria-label="CAB rule of normal_change"' not in browser("change-manager").get("/cab/rules").text
+
+
+def test_the_practice_filter_offers_the_practices_whose_agenda_you_may_read(browser, http, clock):
+    change = at_the_cab(http, clock)
+    owner = browser("change-owner")  # owner of change only
+    page = owner.get("/cab")
+    assert '<option value="">All of yours</option>' in page.text
+    assert '<option value="change" >change</option>' in page.text and '<option value="release"' not in page.text
+    admin = browser("admin").get("/cab?practice=change")
+    assert '<option value="change" selected>change</option>' in admin.text
+    assert '<option value="release" >release</option>' in admin.text  # an admin reads every practice's agenda
+    assert change["business_key"] in admin.text
+    assert change["business_key"] not in browser("admin").get("/cab?practice=release").text
