@@ -82,7 +82,8 @@ class ScheduleEntry(Base):
     __tablename__ = "schedule_entry"
     __table_args__ = (
         Index("ix_schedule_entry_service_starts_at", "service", "starts_at"),
-        Index("ix_schedule_entry_starts_at", "starts_at"),
+        # A period's entries and their count are read from this index alone (migration 0013).
+        Index("ix_schedule_entry_window", "starts_at", "ends_at", "state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
