@@ -52,7 +52,8 @@ ISO_MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 
 
 def show(value: Any) -> str:
-    """A data value as people read it: times in UTC, yes/no, lists joined, nothing as a dash."""
+    """A data value as people read it: times in UTC, yes/no, lists joined (an empty one as "none"), a record that
+    carries its own ``message`` (a schedule conflict) as that message, nothing as a dash."""
     if value is None:
         return "—"
     if isinstance(value, bool):
@@ -60,9 +61,12 @@ def show(value: Any) -> str:
     if isinstance(value, str) and ISO_MOMENT.match(value):
         return when(value)
     if isinstance(value, (list, tuple)):
-        return ", ".join(show(item) for item in value)
+        if any(isinstance(item, dict) for item in value):
+            return "; ".join(show(item).rstrip(".") for item in value) + "."
+        return ", ".join(show(item) for item in value) or "none"
     if isinstance(value, dict):
-        return json.dumps(value, ensure_ascii=False)
+        message = value.get("message")
+        return message if isinstance(message, str) and message else json.dumps(value, ensure_ascii=False)
     return str(value)
 
 
