@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
+from schedule.windows import window_from_text
+
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HOUR = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-# A window as a person types it on one line: "sat,sun 06:00-10:00".
-_LINE = re.compile(r"^(?P<days>[a-z]{3}(?:\s*,\s*[a-z]{3})*)\s+(?P<start>\d\d:\d\d)\s*-\s*(?P<end>\d\d:\d\d)$")
 
 
 @dataclass(frozen=True)
@@ -65,13 +65,12 @@ def windows_from_lines(lines: Sequence[str]) -> tuple[list[dict[str, Any]], list
     lines that are not written so; ``parse_windows`` then checks the days and hours."""
     windows, problems = [], []
     for number, line in enumerate(lines, start=1):
-        found = _LINE.match(line.strip().lower())
-        if found is None:
+        window = window_from_text(line)
+        if window is None:
             problems.append(f"Line {number} ('{line.strip()}'): write a window as DAYS HH:MM-HH:MM, for example "
                             "sat,sun 06:00-10:00 (UTC).")
             continue
-        days = [day.strip() for day in found["days"].split(",")]
-        windows.append({"days": days, "start": found["start"], "end": found["end"]})
+        windows.append(window)
     return windows, problems
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,6 +63,19 @@ class ReadyTask:
 
 class RunawayProcess(WorkflowException):
     """The process took more automatic steps than one command allows: most likely an endless loop."""
+
+
+def _boundary_timers(task: Any) -> Iterator[tuple[Any, datetime]]:
+    """The waiting timers attached to ``task`` (boundary events), each with its spec and when it falls due."""
+    parent = task.parent if task is not None else None
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return
+    for sibling in parent.children:
+        if (isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
+                and sibling.has_state(TaskState.WAITING)):
+            moment = due_at(sibling._get_internal_data("event_value"))
+            if moment is not None:
+                yield sibling.task_spec, moment
 
 
 class LiveWorkflow:
@@ -328,28 +342,14 @@ class LiveWorkflow:
         yet (the worker has not come by), or None. Such a timer wins over a late completion: the task is over at
         its deadline."""
         task = self.workflow.get_task_from_id(UUID(task_id))
-        parent = task.parent if task is not None else None
-        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-            return None
-        for sibling in parent.children:
-            spec = sibling.task_spec
-            if (getattr(spec, "cancel_activity", False) and sibling.has_state(TaskState.WAITING)
-                    and isinstance(getattr(spec, "event_definition", None), TimerEventDefinition)):
-                moment = due_at(sibling._get_internal_data("event_value"))
-                if moment is not None and moment <= now:
-                    return str(spec.bpmn_name or spec.bpmn_id), moment
+        for spec, moment in _boundary_timers(task):
+            if getattr(spec, "cancel_activity", False) and moment <= now:
+                return str(spec.bpmn_name or spec.bpmn_id), moment
         return None
 
     def _boundary_due_at(self, task: Any) -> datetime | None:
         """When the earliest timer attached to the task (an SLA) fires, if it has one."""
-        parent = task.parent
-        if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
-            return None
-        moments = [moment for sibling in parent.children
-                   if isinstance(getattr(sibling.task_spec, "event_definition", None), TimerEventDefinition)
-                   and sibling.has_state(TaskState.WAITING)
-                   and (moment := due_at(sibling._get_internal_data("event_value"))) is not None]
-        return min(moments) if moments else None
+        return min((moment for _spec, moment in _boundary_timers(task)), default=None)
 
     def _waiting_timers(self) -> list[Any]:
         return [task for task in self.workflow.event_manager.tasks.values()

@@ -54,8 +54,8 @@ _INSERT_EVENT = Prepared(insert(cast(Table, Event.__table__)).values(
     task_id=bindparam("task_id"), data=bindparam("data")).returning(Event.id))
 
 
-
 def _next_key(insert: Any) -> Prepared:
+    """The business-key upsert in ``insert``'s dialect (PostgreSQL's and SQLite's spell ON CONFLICT alike)."""
     return Prepared(insert(BusinessKeySequence).values(prefix=bindparam("prefix"), last_value=1)
                     .on_conflict_do_update(index_elements=[BusinessKeySequence.prefix],
                                            set_={"last_value": BusinessKeySequence.last_value + 1})

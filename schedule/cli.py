@@ -7,7 +7,6 @@ transaction as the acting user, and to open a read snapshot. The commands are th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -18,9 +17,7 @@ from sqlalchemy.orm import Session
 
 from schedule.commands import CreateService, DeleteService
 from schedule.store import ScheduleStore
-
-# "sat,sun@02:00-06:00": the days, then the window in UTC (an end at or before the start crosses midnight).
-_WINDOW = re.compile(r"^(?P<days>[a-z]{3}(?:,[a-z]{3})*)@(?P<start>\d\d:\d\d)-(?P<end>\d\d:\d\d)$")
+from schedule.windows import window_from_text
 
 
 @dataclass(frozen=True)
@@ -32,12 +29,13 @@ class ScheduleCliWiring:
 
 
 def parse_window(text: str) -> dict[str, Any]:
-    """A maintenance window written ``sat,sun@02:00-06:00`` as the catalog stores it."""
-    found = _WINDOW.match(text.strip().lower())
-    if found is None:
+    """A maintenance window written ``sat,sun@02:00-06:00`` (an end at or before the start crosses midnight) as
+    the catalog stores it."""
+    window = window_from_text(text)
+    if window is None:
         raise click.BadParameter(f"'{text}' is not a window; write it as DAYS@HH:MM-HH:MM, for example "
                                  "sun@02:00-06:00 or sat,sun@22:00-02:00 (UTC).", param_hint="--window")
-    return {"days": found["days"].split(","), "start": found["start"], "end": found["end"]}
+    return window
 
 
 def make_group(wiring: Callable[[], ScheduleCliWiring]) -> click.Group:

@@ -38,6 +38,21 @@ class WeeklyWindow:
         return f"{days} {self.start:%H:%M}-{ends:%H:%M} UTC"
 
 
+# A window as a person types it: the days, then the hours in UTC, "sat,sun 06:00-10:00" (or "sat,sun@06:00-10:00",
+# one shell word, as the CLI's --window takes it).
+_TYPED = re.compile(r"^(?P<days>[a-z]{3}(?:\s*,\s*[a-z]{3})*)(?:\s+|\s*@\s*)"
+                    r"(?P<start>\d\d:\d\d)\s*-\s*(?P<end>\d\d:\d\d)$")
+
+
+def window_from_text(text: str) -> dict[str, Any] | None:
+    """A window typed as ``sat,sun 06:00-10:00`` (or ``sat,sun@06:00-10:00``) in the stored form, ``{"days",
+    "start", "end"}``, or None when it is not written so. The days and hours are checked where it is used."""
+    found = _TYPED.match(text.strip().lower())
+    if found is None:
+        return None
+    return {"days": [day.strip() for day in found["days"].split(",")], "start": found["start"], "end": found["end"]}
+
+
 def window_problems(raw: object) -> list[str]:
     """Why ``raw`` is not a valid list of maintenance windows (empty when it is)."""
     if not isinstance(raw, list):
