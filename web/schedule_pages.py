@@ -58,6 +58,11 @@ def _moment(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
+# A month's day shows this many entries, then "+N more" linking to its week (which shows them all): a busy day
+# would otherwise stretch the month to thousands of pixels.
+MONTH_DAY_LIMIT = 4
+
+
 def calendar() -> Any:
     """The forward schedule: a month or a week of days, or a month as one row per service; conflicts marked."""
     check_read_schedule(me())
@@ -82,7 +87,7 @@ def calendar() -> Any:
         "schedule.html", view=view, anchor=anchor, service=service, days=days, lanes=sorted(lanes.items()),
         entries=entries, services=[s.name for s in views.services(web().database)],
         previous=(anchor - timedelta(days=step)).isoformat(), following=(anchor + timedelta(days=step)).isoformat(),
-        conflicted=sum(1 for e in entries if e.conflicts))
+        conflicted=sum(1 for e in entries if e.conflicts), day_limit=MONTH_DAY_LIMIT if view == "month" else None)
 
 
 def services_page() -> Any:
